@@ -1,0 +1,38 @@
+# arabic-pref-bench. `make help` lists the targets.
+SHELL := /bin/bash
+VENV ?= .venv
+PY := $(VENV)/bin/python
+export HF_HUB_OFFLINE := 1
+export HF_DATASETS_OFFLINE := 1
+export HF_HUB_DISABLE_TELEMETRY := 1
+export TOKENIZERS_PARALLELISM := false
+
+.PHONY: help venv sweep report test test-fast clean
+
+help:  ## list targets
+	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-10s %s\n", $$1, $$2}'
+
+$(VENV)/.installed: pyproject.toml
+	python3 -m venv $(VENV)
+	$(PY) -m pip install -q --upgrade pip
+	$(PY) -m pip install -q torch==2.13.0  # the CPU wheel on disk; pyproject allows >=2.6,<2.14
+	$(PY) -m pip install -q -e '.[dev]'
+	touch $@
+
+venv: $(VENV)/.installed  ## create the virtual environment (pip, from pyproject.toml)
+
+sweep: venv  ## the default sweep (5 methods x 3 seeds, CPU), then the report
+	$(PY) -m harness.train -m sweep=default
+	$(PY) -m harness.report runs --sweep default
+
+report: venv  ## render reports/<sweep>/ from runs/
+	$(PY) -m harness.report runs
+
+test: venv  ## the whole test suite, slow end-to-end sweeps included
+	$(PY) -m pytest -q
+
+test-fast: venv  ## the test suite without the slow sweeps
+	$(PY) -m pytest -q -m "not slow"
+
+clean:  ## remove runs, caches and the venv
+	rm -rf runs/*/ .cache $(VENV)

@@ -1,0 +1,152 @@
+"""Canonical Arabic preference data: one list of rows per split, and the three views every method trains on.
+
+A canonical row is `{id, prompt, chosen, rejected, ...tags}` (pairwise), `{id, prompt, completion, label}`
+(unpaired) or `{id, prompt, completion}` (sft). Prompts and completions are strings or lists of chat
+messages. Splits are train / val (selection) / test (reported numbers), grouped so that no prompt (and, for
+the verifiable part, no question template) is in two splits.
+
+    python -m harness.data.stats            # sizes, Arabic share, token counts (writes the datasheet table)
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import random
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Callable
+
+from harness.data.errors import DataError
+
+HERE = Path(__file__).parent
+SPLITS = ("train", "val", "test")
+# Which views each kind of canonical row can produce.
+VIEWS_FROM = {"pairwise": ("sft", "pairwise", "unpaired"), "unpaired": ("sft", "unpaired"), "sft": ("sft",)}
+VIEW_COLUMNS = {"sft": "prompt, completion", "pairwise": "prompt, chosen, rejected", "unpaired": "prompt, completion, label"}
+
+
+@dataclass
+class Canonical:
+    """The rows of one dataset, split three ways."""
+
+    name: str
+    kind: str  # pairwise | unpaired | sft
+    splits: dict[str, list[dict]] = field(default_factory=dict)
+
+    @property
+    def train(self) -> list[dict]:
+        return self.splits["train"]
+
+    def fingerprint(self) -> str:
+        blob = json.dumps(self.splits, sort_keys=True, ensure_ascii=False).encode()
+        return hashlib.sha256(blob).hexdigest()[:16]
+
+
+def group_split(key: str, fractions: tuple[float, float, float]) -> str:
+    """Deterministic split of a group key by hash: the same key always lands in the same split."""
+    u = int(hashlib.sha256(key.encode()).hexdigest()[:12], 16) / 16**12
+    return "train" if u < fractions[0] else "val" if u < fractions[0] + fractions[1] else "test"
+
+
+def split_rows(rows: list[dict], fractions: tuple[float, float, float], group: Callable[[dict], str]) -> dict[str, list[dict]]:
+    out: dict[str, list[dict]] = {s: [] for s in SPLITS}
+    for row in rows:
+        out[row.get("split") or group_split(group(row), fractions)].append(row)
+    return out
+
+
+def prompt_key(row: dict) -> str:
+    return json.dumps(row["prompt"], ensure_ascii=False, sort_keys=True)
+
+
+def load_embedded(cfg: dict) -> Canonical:
+    """The shipped mix: the generated verifiable questions (split by template) and/or the curated pairs
+    (split by prompt)."""
+    from harness.data import verifiable
+
+    parts = {"verifiable": lambda: verifiable.generate(seed=0), "curated": lambda: _read_jsonl(HERE / "curated.jsonl")}
+    rows: list[dict] = []
+    for part in cfg["parts"]:
+        if part not in parts:
+            raise DataError(f"data.parts: unknown part {part!r}; choose from {sorted(parts)}")
+        rows += parts[part]()
+    splits = split_rows(rows, tuple(cfg["split_fractions"]), prompt_key)
+    return Canonical(cfg["name"], "pairwise", splits)
+
+
+LOADERS: dict[str, Callable[[dict], Canonical]] = {"embedded": load_embedded}
+
+
+def load(cfg: dict) -> Canonical:
+    """Load, split and shrink the dataset a `data` config names."""
+    if cfg["source"] not in LOADERS:
+        _register_external_loaders()
+    canonical = LOADERS[cfg["source"]](cfg)
+    limit = cfg.get("max_train_pairs")
+    if limit:
+        canonical.splits["train"] = canonical.train[: int(limit)]
+    for split in ("val", "test"):
+        cap = cfg.get(f"max_{split}_pairs")
+        if cap:
+            canonical.splits[split] = _stratified_head(canonical.splits[split], int(cap))
+    if not canonical.train:
+        raise DataError(f"data={cfg['name']}: the train split is empty")
+    return canonical
+
+
+def view(canonical: Canonical, name: str, split: str = "train") -> list[dict]:
+    """Rows of one view. KTO's unpaired rows are shuffled once, deterministically: its trainer samples
+    sequentially, and chosen/rejected of one prompt must not sit side by side in every batch."""
+    if name not in VIEWS_FROM[canonical.kind]:
+        raise DataError(
+            f"data={canonical.name} holds {canonical.kind} rows; this method needs the {name} view "
+            f"(columns: {VIEW_COLUMNS[name]}), which cannot be derived from {canonical.kind} rows."
+        )
+    rows = canonical.splits[split]
+    if name == "pairwise":
+        return [{"prompt": r["prompt"], "chosen": r["chosen"], "rejected": r["rejected"]} for r in rows]
+    if name == "sft":
+        if canonical.kind == "pairwise":
+            return [{"prompt": r["prompt"], "completion": r["chosen"]} for r in rows]
+        return [{"prompt": r["prompt"], "completion": r["completion"]} for r in rows if r.get("label", True)]
+    if canonical.kind == "pairwise":
+        out = [{"prompt": r["prompt"], "completion": r[k], "label": k == "chosen"} for r in rows for k in ("chosen", "rejected")]
+    else:
+        out = [{"prompt": r["prompt"], "completion": r["completion"], "label": bool(r["label"])} for r in rows]
+    random.Random(0).shuffle(out)
+    return out
+
+
+def _stratified_head(rows: list[dict], cap: int) -> list[dict]:
+    """At most cap rows, taken round-robin over domains so every task stays represented."""
+    by: dict[str, list[dict]] = {}
+    for r in rows:
+        by.setdefault(r.get("domain", ""), []).append(r)
+    out: list[dict] = []
+    while len(out) < min(cap, len(rows)):
+        for group in by.values():
+            if group and len(out) < cap:
+                out.append(group.pop(0))
+    return out
+
+
+def _read_jsonl(path: Path) -> list[dict]:
+    return [json.loads(line) for line in path.read_text(encoding="utf-8").splitlines() if line.strip()]
+
+
+def _register_external_loaders() -> None:
+    """User files and hub datasets live in harness.data.formats (imported lazily: it pulls `datasets`)."""
+    from harness.data import formats
+
+    LOADERS.update(formats.LOADERS)
+
+
+def as_dict(cfg: Any) -> dict:
+    """Plain dict of a (possibly OmegaConf) data config."""
+    try:
+        from omegaconf import OmegaConf
+
+        return OmegaConf.to_container(cfg, resolve=True) if not isinstance(cfg, dict) else cfg
+    except ImportError:
+        return dict(cfg)

@@ -1,0 +1,181 @@
+"""Held-out quality, method-agnostic: the same code scores every trained policy and the base model.
+
+Metrics per split (see harness.results for definitions): pref_accuracy, pref_accuracy_norm, reward_margin,
+chosen_nll, exact_match, kl_to_base. The base model's own numbers are computed once per (base, data,
+evaluation settings) and cached, so every row can carry its gain over the base.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from pathlib import Path
+from typing import Any
+
+import torch
+
+from harness.data.arabic import answer_matches
+from harness.data.encoding import encode, prompt_ids
+from harness.models import fingerprint
+
+SCORED = ("pref_accuracy", "pref_accuracy_norm", "chosen_nll", "exact_match")
+
+
+@torch.no_grad()
+def completion_logps(model, tokenizer, items: list[tuple[Any, Any]], max_length: int, batch_size: int,
+                     device: str) -> list[tuple[float, int]]:
+    """(summed log-prob, token count) of each completion given its prompt."""
+    model.eval()
+    out: list[tuple[float, int]] = []
+    encoded = [encode(tokenizer, p, c, max_length) for p, c in items]
+    for i in range(0, len(encoded), batch_size):
+        chunk = encoded[i : i + batch_size]
+        width = max(len(p) + len(c) for p, c in chunk)
+        ids = torch.full((len(chunk), width), tokenizer.pad_token_id, dtype=torch.long)
+        mask = torch.zeros_like(ids)
+        target = torch.zeros(len(chunk), width, dtype=torch.bool)
+        for j, (p, c) in enumerate(chunk):
+            ids[j, : len(p) + len(c)] = torch.tensor(p + c)
+            mask[j, : len(p) + len(c)] = 1
+            target[j, len(p) : len(p) + len(c)] = True
+        ids, mask, target = ids.to(device), mask.to(device), target.to(device)
+        logits = model(input_ids=ids, attention_mask=mask).logits[:, :-1].float()
+        logp = torch.log_softmax(logits, -1).gather(-1, ids[:, 1:, None]).squeeze(-1)
+        tmask = target[:, 1:]
+        sums = (logp * tmask).sum(-1).tolist()
+        counts = tmask.sum(-1).tolist()
+        out += list(zip(sums, counts))
+    return out
+
+
+@torch.no_grad()
+def greedy_answers(model, tokenizer, prompts: list[Any], max_new_tokens: int, batch_size: int, device: str) -> list[str]:
+    model.eval()
+    answers = []
+    pad = tokenizer.pad_token_id
+    for i in range(0, len(prompts), batch_size):
+        ids = [prompt_ids(tokenizer, p) for p in prompts[i : i + batch_size]]
+        width = max(map(len, ids))
+        input_ids = torch.tensor([[pad] * (width - len(x)) + x for x in ids], device=device)
+        mask = torch.tensor([[0] * (width - len(x)) + [1] * len(x) for x in ids], device=device)
+        out = model.generate(input_ids=input_ids, attention_mask=mask, max_new_tokens=max_new_tokens,
+                             do_sample=False, pad_token_id=pad)
+        answers += tokenizer.batch_decode(out[:, width:], skip_special_tokens=True)
+    return answers
+
+
+@torch.no_grad()
+def kl_to_base(model, base, tokenizer, prompts: list[Any], cfg: dict, device: str) -> float:
+    """Monte-Carlo KL(policy || base) per generated token: sample from the policy, average
+    log pi(y) - log pi_base(y) over sampled tokens."""
+    torch.manual_seed(cfg["kl_seed"])
+    pad = tokenizer.pad_token_id
+    total, tokens = 0.0, 0
+    for i in range(0, len(prompts), cfg["batch_size"]):
+        ids = [prompt_ids(tokenizer, p) for p in prompts[i : i + cfg["batch_size"]]]
+        width = max(map(len, ids))
+        input_ids = torch.tensor([[pad] * (width - len(x)) + x for x in ids], device=device)
+        mask = torch.tensor([[0] * (width - len(x)) + [1] * len(x) for x in ids], device=device)
+        out = model.generate(input_ids=input_ids, attention_mask=mask, max_new_tokens=cfg["max_new_tokens"],
+                             do_sample=True, temperature=1.0, top_k=0, top_p=1.0, pad_token_id=pad)
+        gen = out[:, width:]
+        gen_mask = torch.ones_like(gen, dtype=torch.bool)
+        for j, seq in enumerate(gen.tolist()):  # tokens after the first EOS are padding
+            if tokenizer.eos_token_id in seq:
+                gen_mask[j, seq.index(tokenizer.eos_token_id) + 1 :] = False
+        full_mask = torch.cat([mask, gen_mask.long()], 1)
+        lp = [_token_logps(m, out, full_mask, width) for m in (model, base)]
+        total += ((lp[0] - lp[1]) * gen_mask).sum().item()
+        tokens += int(gen_mask.sum())
+    return total / max(tokens, 1)
+
+
+def _token_logps(model, ids: torch.Tensor, mask: torch.Tensor, start: int) -> torch.Tensor:
+    logits = model(input_ids=ids, attention_mask=mask).logits[:, start - 1 : -1].float()
+    return torch.log_softmax(logits, -1).gather(-1, ids[:, start:, None]).squeeze(-1)
+
+
+def score_split(model, tokenizer, rows: list[dict], cfg: dict, device: str,
+                base_logps: list[tuple[float, int]] | None, base=None) -> tuple[dict[str, Any], list]:
+    """All metrics for one split; returns (metrics, per-completion log-probs for caching)."""
+    pairs = [r for r in rows if "chosen" in r]
+    items = [(r["prompt"], r[k]) for r in pairs for k in ("chosen", "rejected")]
+    lp = completion_logps(model, tokenizer, items, cfg["max_length"], cfg["batch_size"], device)
+    ch, rj = lp[0::2], lp[1::2]
+    m: dict[str, Any] = {}
+    if pairs:
+        m["pref_accuracy"] = sum(c[0] > r[0] for c, r in zip(ch, rj)) / len(pairs)
+        m["pref_accuracy_norm"] = sum(c[0] / max(c[1], 1) > r[0] / max(r[1], 1) for c, r in zip(ch, rj)) / len(pairs)
+        m["chosen_nll"] = -sum(c[0] for c in ch) / max(sum(c[1] for c in ch), 1)
+    if pairs and base_logps is not None:
+        bch, brj = base_logps[0::2], base_logps[1::2]
+        margins = [(c[0] - bc[0]) - (r[0] - br[0]) for c, r, bc, br in zip(ch, rj, bch, brj)]
+        m["reward_margin"] = cfg["report_beta"] * sum(margins) / len(margins)
+    questions = _unique_questions(rows)[: cfg["max_em_questions"]]
+    if questions:
+        got = greedy_answers(model, tokenizer, [q["prompt"] for q in questions], cfg["max_new_tokens"],
+                             cfg["batch_size"], device)
+        m["exact_match"] = sum(answer_matches(g, q["answer"]) for g, q in zip(got, questions)) / len(questions)
+    m["_em_questions"] = len(questions)
+    if base is not None:
+        prompts = [r["prompt"] for r in _unique_prompts(rows)][: cfg["kl_prompts"]]
+        m["kl_to_base"] = kl_to_base(model, base, tokenizer, prompts, cfg, device) if prompts else None
+    return m, lp
+
+
+def base_quality(base, tokenizer, splits: dict[str, list[dict]], cfg: dict, device: str, cache: Path,
+                 base_key: str) -> dict[str, Any]:
+    """The base model's metrics and per-completion log-probs for val and test, cached on disk."""
+    key = fingerprint({"base": base_key, "eval": cfg, "val": splits["val"], "test": splits["test"]})
+    path = Path(cache) / f"base-quality-{key}.json"
+    if path.exists():
+        return json.loads(path.read_text())
+    result = {}
+    for split in ("val", "test"):
+        metrics, lp = score_split(base, tokenizer, splits[split], cfg, device, None)
+        result[split] = {"metrics": metrics, "logps": lp}
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name("." + path.name + ".tmp")
+    tmp.write_text(json.dumps(result))
+    tmp.replace(path)
+    return result
+
+
+def evaluate(model, base, tokenizer, splits: dict[str, list[dict]], cfg: dict, device: str, base_result: dict) -> dict[str, Any]:
+    """Row fields for the policy on val (val_ prefix) and test (no prefix), plus base metrics and gains."""
+    t0 = time.perf_counter()
+    row: dict[str, Any] = {}
+    for split, prefix in (("test", ""), ("val", "val_")):
+        metrics, _ = score_split(model, tokenizer, splits[split], cfg, device, base_result[split]["logps"], base)
+        n_em = metrics.pop("_em_questions")
+        row |= {prefix + k: v for k, v in metrics.items()}
+        if split == "test":
+            row["eval_pairs"] = sum("chosen" in r for r in splits[split])
+            row["eval_em_questions"] = n_em
+    base_test = base_result["test"]["metrics"]
+    row |= {"base_" + k: base_test.get(k) for k in SCORED}
+    for k in ("pref_accuracy", "exact_match"):
+        if row.get(k) is not None and base_test.get(k) is not None:
+            row[k + "_gain"] = row[k] - base_test[k]
+    row["report_beta"] = cfg["report_beta"]
+    row["eval_seconds"] = time.perf_counter() - t0
+    return row
+
+
+def _unique_questions(rows: list[dict]) -> list[dict]:
+    seen, out = set(), []
+    for r in rows:
+        if r.get("answer") and r["prompt"] not in seen:
+            seen.add(r["prompt"])
+            out.append(r)
+    return out
+
+
+def _unique_prompts(rows: list[dict]) -> list[dict]:
+    seen, out = set(), []
+    for r in rows:
+        key = json.dumps(r["prompt"], ensure_ascii=False)
+        if key not in seen:
+            seen.add(key)
+            out.append(r)
+    return out

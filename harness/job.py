@@ -1,0 +1,229 @@
+"""Per-job state for harness.train: identity (run_id), per-job resets (seed, threads, peak memory), the
+row being filled, resume, and the one place a row is written.
+
+Hydra's basic launcher runs every job of a sweep in one process, so everything a job measures is reset
+here at its start.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import platform
+import subprocess
+import sys
+from dataclasses import dataclass, field
+from datetime import datetime, timezone
+from functools import lru_cache
+from pathlib import Path
+from typing import Any
+
+import torch
+from omegaconf import DictConfig, OmegaConf
+
+from harness import measure, methods, results
+
+HASH_EXCLUDE = ("paths", "force", "sweep_name", "hydra")  # output locations and run-control flags
+
+
+class InputError(Exception):
+    """Bad configuration or data in a multirun: the job fails alone, nothing is written."""
+
+
+@dataclass
+class Job:
+    cfg: dict
+    run_id: str
+    out_dir: Path
+    device: str
+    dtype: str
+    row: dict[str, Any] = field(default_factory=dict)
+
+    # --------------------------------------------------------------------------------------- start
+    @classmethod
+    def start(cls, cfg: DictConfig) -> "Job":
+        plain = OmegaConf.to_container(cfg, resolve=True)
+        run_id = run_id_of(plain)
+        device, dtype = pick_device(plain["hardware"])
+        job = cls(plain, run_id, Path(plain["paths"]["runs_dir"]) / plain["sweep_name"], device, dtype)
+        torch.set_num_threads(job.threads())
+        from transformers import set_seed
+
+        set_seed(plain["seed"])
+        measure.reset_peak_memory(device)
+        job.row = {
+            "run_id": run_id, "sweep": plain["sweep_name"], "method": plain["method"]["name"],
+            "seed": plain["seed"], "model": plain["model"]["name_or_path"] or plain["model"]["name"],
+            "model_weights": plain["model"]["weights"], "dataset": plain["data"]["name"],
+            "device": device, "dtype": dtype, "hostname": measure.hostname(),
+            "started_at": _utc(), "config_json": json.dumps(plain, sort_keys=True, ensure_ascii=False),
+            "overrides": " ".join(_overrides()), **versions(),
+        }
+        return job
+
+    def threads(self) -> int:
+        """Torch threads: configured, or the cores divided among the jobs running side by side."""
+        if self.cfg["hardware"].get("threads"):
+            return int(self.cfg["hardware"]["threads"])
+        parallel = int(os.environ.get("APB_PARALLEL_JOBS", "1"))
+        return max(1, (os.cpu_count() or 1) // parallel)
+
+    def already_done(self) -> bool:
+        path = self.out_dir / f"{self.run_id}.parquet"
+        done = not self.cfg["force"] and (results.read_row(path) or {}).get("status") == "ok"
+        if done:
+            print(f"[skip] {self.row['method']} seed={self.row['seed']} run_id={self.run_id}: ok row exists", flush=True)
+        return done
+
+    # ------------------------------------------------------------------------------------- config
+    @property
+    def data_cfg(self) -> dict:
+        return self.cfg["data"]
+
+    @property
+    def model_cfg(self) -> dict:
+        return self.cfg["model"]
+
+    @property
+    def eval_cfg(self) -> dict:
+        return self.cfg["eval"]
+
+    @property
+    def infer_cfg(self) -> dict:
+        return self.cfg["infer"]
+
+    @property
+    def cache_dir(self) -> Path:
+        return Path(self.cfg["paths"]["cache_dir"])
+
+    def method_args(self) -> tuple[methods.Method, dict[str, Any]]:
+        """The method's registry entry and the full TRL argument dict, validated."""
+        name = self.cfg["method"]["name"]
+        method = methods.get(name)
+        kwargs = methods.trl_kwargs(self.cfg["method"], self.cfg["trainer"])
+        methods.validate(name, kwargs)
+        kwargs |= {
+            "output_dir": str(self.out_dir / ".trainer" / self.run_id),
+            "seed": self.cfg["seed"], "data_seed": self.cfg["seed"],
+            "bf16": self.dtype == "bfloat16", "fp16": self.dtype == "float16",
+            "use_cpu": self.device == "cpu",
+            "gradient_checkpointing": bool(self.model_cfg.get("gradient_checkpointing")),
+            "model_init_kwargs": {"dtype": self.dtype},
+        }
+        kwargs.setdefault("disable_tqdm", not sys.stderr.isatty())  # bars in a terminal, not in CI logs
+        if method.min_batch > kwargs.get("per_device_train_batch_size", 8):
+            raise methods.ConfigError(f"method={name} needs per_device_train_batch_size >= {method.min_batch}")
+        self.row |= {"trainer": method.trainer.split(":")[1], "learning_rate": kwargs.get("learning_rate"),
+                     "beta": kwargs.get("beta"), "epochs": float(kwargs.get("num_train_epochs", 1)),
+                     "hparams_json": json.dumps(methods.trl_kwargs(self.cfg["method"], self.cfg["trainer"]),
+                                                sort_keys=True)}
+        return method, kwargs
+
+    def reject(self, exc: Exception) -> str:
+        """Bad input: one paragraph, no traceback, nothing written. A single run exits 2; in a multirun
+        the job raises an Exception (not SystemExit) so Hydra records it and the next job runs."""
+        message = f"error: {exc}"
+        print(message, file=sys.stderr, flush=True)
+        from hydra.core.hydra_config import HydraConfig
+        from hydra.types import RunMode
+
+        if HydraConfig.initialized() and HydraConfig.get().mode == RunMode.MULTIRUN:
+            raise InputError(str(exc)) from None
+        raise SystemExit(2)
+
+    # ----------------------------------------------------------------------------------- measuring
+    def record_training(self, trainer, callback: measure.MeasureCallback, method: methods.Method,
+                        kwargs: dict, canonical, train_rows: list[dict]) -> None:
+        epochs = float(kwargs.get("num_train_epochs", 1))
+        tokens = int(epochs * measure.sequence_tokens(train_rows, method.view, trainer.processing_class,
+                                                      kwargs.get("max_length")))
+        model = trainer.accelerator.unwrap_model(trainer.model)
+        n, n_ne = measure.non_embedding_params(model)
+        flops = measure.train_flops(method, n_ne, tokens, bool(kwargs.get("precompute_ref_log_probs")))
+        peak, source = measure.peak_flops(self.cfg["hardware"], self.device, self.cache_dir)
+        secs = self.row["train_seconds"]
+        mem, kind = measure.peak_memory_mb(self.device)
+        self.row |= {
+            "train_samples": len(canonical.train), "train_examples": len(train_rows),
+            "optimizer_steps": int(trainer.state.global_step), "train_tokens": tokens,
+            "samples_per_second": len(canonical.train) * epochs / secs, "tokens_per_second": tokens / secs,
+            "n_params": n, "n_params_non_embedding": n_ne, "train_flops": flops,
+            "achieved_flops_per_s": flops / secs, "peak_flops": peak, "peak_flops_source": source,
+            "mfu": flops / secs / peak, "peak_memory_mb": mem, "memory_kind": kind,
+            "loss_steps": callback.loss_steps, "loss_values": callback.loss_values,
+            "initial_loss": callback.loss_values[0] if callback.loss_values else None,
+            "final_loss": callback.loss_values[-1] if callback.loss_values else None,
+            "dataset_fingerprint": canonical.fingerprint(),
+            **measure.step_stats(callback.step_times, self.cfg["measure"]["warmup_steps"]),
+        }
+
+    def base_quality(self, base, tokenizer, canonical, base_dir) -> dict:
+        from harness import evaluate, models
+
+        return evaluate.base_quality(base, tokenizer, canonical.splits, self.eval_cfg, self.device,
+                                     self.cache_dir, models.base_key(base_dir))
+
+    # -------------------------------------------------------------------------------------- finish
+    def finish(self, status: str, error: str | None = None) -> str:
+        if status != "failed" or "peak_memory_mb" not in self.row:
+            mem, kind = measure.peak_memory_mb(self.device)
+            self.row.setdefault("peak_memory_mb", mem)
+            self.row.setdefault("memory_kind", kind)
+        self.row |= {"status": status, "error": error, "finished_at": _utc()}
+        self.row["flags"] = measure.sanity_flags(self.row) if status == "ok" else []
+        results.write_row(self.row, self.out_dir)
+        r = self.row
+        print(f"[{status}] {r['method']} seed={r['seed']} train={_fmt(r.get('train_seconds'))}s "
+              f"final_loss={_fmt(r.get('final_loss'))} pref_acc={_fmt(r.get('pref_accuracy'))} "
+              f"-> {self.out_dir / (self.run_id + '.parquet')}" + (f"\n  {error.splitlines()[0]}" if error else ""),
+              flush=True)
+        return status
+
+
+def run_id_of(plain: dict) -> str:
+    from harness.models import fingerprint
+
+    return fingerprint({k: v for k, v in plain.items() if k not in HASH_EXCLUDE})
+
+
+def pick_device(hw: dict) -> tuple[str, str]:
+    device = hw["device"]
+    if device == "auto":
+        device = "cuda" if torch.cuda.is_available() else "cpu"
+    dtype = hw["dtype"]
+    if dtype == "auto":
+        dtype = "bfloat16" if device.startswith("cuda") and torch.cuda.is_bf16_supported() else "float32"
+    return device, dtype
+
+
+@lru_cache(maxsize=1)
+def versions() -> dict[str, str | None]:
+    import datasets
+    import transformers
+    import trl
+
+    try:
+        here = Path(__file__).parent
+        commit = subprocess.run(["git", "rev-parse", "HEAD"], cwd=here, capture_output=True, text=True, timeout=5).stdout.strip()
+        dirty = subprocess.run(["git", "status", "--porcelain", "--untracked-files=no"], cwd=here,
+                               capture_output=True, text=True, timeout=5).stdout.strip()
+        commit = (commit + ("-dirty" if dirty else "")) or None
+    except (OSError, subprocess.SubprocessError):
+        commit = None
+    return {"python_version": platform.python_version(), "torch_version": torch.__version__,
+            "transformers_version": transformers.__version__, "trl_version": trl.__version__,
+            "datasets_version": datasets.__version__, "git_commit": commit}
+
+
+def _overrides() -> list[str]:
+    from hydra.core.hydra_config import HydraConfig
+
+    return list(HydraConfig.get().overrides.task) if HydraConfig.initialized() else []
+
+
+def _utc() -> str:
+    return datetime.now(timezone.utc).isoformat(timespec="seconds")
+
+
+def _fmt(v: Any) -> str:
+    return "-" if v is None else f"{v:.4g}" if isinstance(v, float) else str(v)

@@ -1,0 +1,182 @@
+"""The results contract: one parquet file per run, with an explicit, versioned pyarrow schema.
+
+Training writes rows with `write_row`; the report and the regression check read them with `load_runs`.
+Nothing else passes between them.
+
+    python -m harness.results runs/            # print a one-line summary per run
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import sys
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+import pyarrow as pa
+import pyarrow.parquet as pq
+
+SCHEMA_VERSION = 2
+
+_F64, _I64, _STR, _BOOL = pa.float64(), pa.int64(), pa.string(), pa.bool_()
+_QUALITY = [  # computed on the held-out test split (unprefixed) and on the validation split (val_ prefix)
+    ("pref_accuracy", _F64, "share of held-out pairs where the policy gives chosen a higher summed log-prob than rejected"),
+    ("pref_accuracy_norm", _F64, "same with log-probs averaged per completion token (length-normalised)"),
+    ("reward_margin", _F64, "mean of report_beta*[(log pi(c)-log pi_base(c)) - (log pi(r)-log pi_base(r))], one beta for all methods"),
+    ("chosen_nll", _F64, "mean per-token negative log-likelihood of held-out chosen completions (nats)"),
+    ("exact_match", _F64, "share of held-out verifiable questions whose greedy answer, normalised, equals the reference; null if none"),
+    ("kl_to_base", _F64, "sampled estimate of KL(policy || base) per completion token on held-out prompts (nats)"),
+]
+
+FIELDS: list[tuple[str, pa.DataType, str]] = [
+    # identity
+    ("schema_version", _I64, "version of this schema; bump on any change of meaning"),
+    ("run_id", _STR, "hash of the resolved config without output paths: the resume key"),
+    ("sweep", _STR, "sweep name (runs/<sweep>/)"),
+    ("method", _STR, "method registry name (sft, dpo, ipo, cpo, kto, ...)"),
+    ("trainer", _STR, "TRL trainer class that ran"),
+    ("seed", _I64, "training seed (the unit of replication)"),
+    ("model", _STR, "base model: checkpoint path / hub id, or the embedded model's name"),
+    ("model_weights", _STR, "'pretrained' or 'random-init' (random-init quality numbers mean nothing)"),
+    ("dataset", _STR, "dataset config name"),
+    ("dataset_fingerprint", _STR, "hash of the canonical train/val/test rows"),
+    ("status", _STR, "ok | failed | diverged"),
+    ("error", _STR, "error message for failed/diverged runs, else null"),
+    ("started_at", _STR, "UTC ISO-8601 time the job started"),
+    ("finished_at", _STR, "UTC ISO-8601 time the row was written"),
+    ("device", _STR, "device the job trained and generated on (cpu, cuda:0 ...)"),
+    ("dtype", _STR, "training dtype"),
+    ("hostname", _STR, "machine name"),
+    ("config_json", _STR, "the resolved Hydra config as JSON"),
+    ("hparams_json", _STR, "the TRL arguments the trainer got (method node merged over shared trainer args) as JSON"),
+    ("overrides", _STR, "the command-line / sweep overrides of this job"),
+    ("learning_rate", _F64, "learning rate (copied from hparams for easy grouping)"),
+    ("beta", _F64, "method beta (null where the method has none)"),
+    # versions
+    ("python_version", _STR, "Python version"),
+    ("torch_version", _STR, "torch version"),
+    ("transformers_version", _STR, "transformers version"),
+    ("trl_version", _STR, "TRL version"),
+    ("datasets_version", _STR, "datasets version"),
+    ("git_commit", _STR, "git commit of the harness (with '-dirty' if uncommitted changes), null outside git"),
+    # sizes
+    ("train_samples", _I64, "preference pairs in the train split; samples are counted per pair for every method"),
+    ("train_examples", _I64, "rows of the method's view (sft: pairs, pairwise: pairs, kto: 2 x pairs)"),
+    ("epochs", _F64, "training epochs"),
+    ("optimizer_steps", _I64, "optimizer steps taken"),
+    ("train_tokens", _I64, "non-padding tokens the policy processed in training (chosen + rejected for pairwise; KL pass excluded)"),
+    # timings (seconds)
+    ("setup_seconds", _F64, "model load + tokenization + reference log-prob precompute, before trainer.train()"),
+    ("train_seconds", _F64, "wall time of trainer.train() only"),
+    ("warmup_seconds", _F64, "wall time of the first warmup_steps optimizer steps (inside train_seconds, reported apart)"),
+    ("warmup_steps", _I64, "how many first steps count as warm-up"),
+    ("step_time_median_s", _F64, "median optimizer-step wall time after warm-up"),
+    ("step_time_p95_s", _F64, "95th percentile optimizer-step wall time after warm-up"),
+    ("eval_seconds", _F64, "held-out quality evaluation time (never counted as training)"),
+    ("infer_seconds", _F64, "inference benchmark wall time including warm-up"),
+    # throughput
+    ("samples_per_second", _F64, "pairs x epochs / train_seconds"),
+    ("tokens_per_second", _F64, "train_tokens / train_seconds"),
+    # memory
+    ("peak_memory_mb", _F64, "job peak memory: RSS high-water mark (CPU, reset at job start) or torch.cuda.max_memory_allocated (GPU)"),
+    ("memory_kind", _STR, "'rss_hwm' or 'cuda_max_allocated'"),
+    # compute
+    ("n_params", _I64, "policy parameters"),
+    ("n_params_non_embedding", _I64, "policy parameters without the token embedding (N in the FLOP formula)"),
+    ("train_flops", _F64, "estimated training FLOPs: 6N per policy token + 2N per reference-forward token (+ KTO KL pass)"),
+    ("achieved_flops_per_s", _F64, "train_flops / train_seconds"),
+    ("peak_flops", _F64, "peak FLOP/s used for MFU"),
+    ("peak_flops_source", _STR, "'config' (hardware yaml) or 'probe' (measured matmul, cached per machine)"),
+    ("mfu", _F64, "achieved_flops_per_s / peak_flops"),
+    # losses (each objective's own scale: never compare across methods)
+    ("initial_loss", _F64, "first logged training loss"),
+    ("final_loss", _F64, "last logged training loss"),
+    ("loss_steps", pa.list_(_I64), "optimizer step of each logged loss"),
+    ("loss_values", pa.list_(_F64), "logged training loss curve"),
+    # inference benchmark
+    ("infer_tokens_per_second", _F64, "generated tokens / second, greedy generate with KV cache, warm-up excluded"),
+    ("infer_latency_ms_mean", _F64, "mean latency of one generate() call (one batch)"),
+    ("infer_latency_ms_p50", _F64, "median latency of one generate() call (one batch)"),
+    ("infer_latency_ms_p95", _F64, "95th percentile latency of one generate() call"),
+    ("infer_runs", _I64, "timed generate() calls"),
+    ("infer_batch_size", _I64, "prompts per generate() call"),
+    ("infer_max_new_tokens", _I64, "max_new_tokens per generate() call"),
+    # quality
+    ("report_beta", _F64, "the fixed beta used for reward_margin in every row"),
+    ("eval_pairs", _I64, "held-out test pairs evaluated"),
+    ("eval_em_questions", _I64, "held-out test verifiable questions for exact match"),
+    *_QUALITY,
+    *[("val_" + n, t, c.replace("held-out", "validation")) for n, t, c in _QUALITY],
+    *[("base_" + n, t, "the base model's " + n + " (test split)") for n, t, _ in _QUALITY if n != "kl_to_base"],
+    ("pref_accuracy_gain", _F64, "pref_accuracy - base_pref_accuracy"),
+    ("exact_match_gain", _F64, "exact_match - base_exact_match"),
+    # sanity
+    ("flags", pa.list_(_STR), "implausible-number warnings (see harness.measure.sanity_flags)"),
+]
+
+SCHEMA = pa.schema([pa.field(n, t, metadata={"doc": d}) for n, t, d in FIELDS],
+                   metadata={"schema_version": str(SCHEMA_VERSION)})
+COLUMNS = [n for n, _, _ in FIELDS]
+
+
+def write_row(row: dict[str, Any], directory: Path) -> Path:
+    """Write one run as <directory>/<run_id>.parquet atomically (dot-temp name, then os.replace)."""
+    unknown = set(row) - set(COLUMNS)
+    if unknown:
+        raise KeyError(f"row has fields the schema does not define: {sorted(unknown)}")
+    full = {n: row.get(n) for n in COLUMNS} | {"schema_version": SCHEMA_VERSION}
+    table = pa.Table.from_pylist([full], schema=SCHEMA)
+    directory = Path(directory)
+    directory.mkdir(parents=True, exist_ok=True)
+    final = directory / f"{row['run_id']}.parquet"
+    tmp = directory / f".{row['run_id']}.{os.getpid()}.tmp"
+    pq.write_table(table, tmp)
+    os.replace(tmp, final)
+    return final
+
+
+def run_files(path: Path) -> list[Path]:
+    """Every finished row file below path (temp files start with '.' and are skipped)."""
+    path = Path(path)
+    return sorted(p for p in path.rglob("*.parquet") if not p.name.startswith(".")
+                  and not any(part.startswith(".") for part in p.relative_to(path).parts[:-1]))
+
+
+def load_runs(path: Path) -> pd.DataFrame:
+    """All rows below path as one DataFrame. Files are read one by one and unified on column names, so
+    files written by older schema versions keep their columns and missing ones become null."""
+    tables = []
+    for f in run_files(path):
+        try:
+            tables.append(pq.read_table(f))
+        except Exception as exc:  # a corrupt file must not hide the others; say which one
+            print(f"warning: skipping unreadable run file {f}: {exc}", file=sys.stderr)
+    if not tables:
+        return pd.DataFrame(columns=COLUMNS)
+    merged = pa.concat_tables(tables, promote_options="permissive")
+    df = merged.to_pandas()
+    for col in COLUMNS:
+        if col not in df:
+            df[col] = None
+    return df
+
+
+def read_row(path: Path) -> dict[str, Any] | None:
+    """One row file as a dict, or None if it is absent or unreadable."""
+    try:
+        return pq.read_table(path).to_pylist()[0]
+    except Exception:
+        return None
+
+
+def main(argv: list[str] | None = None) -> None:
+    path = Path((argv or sys.argv[1:] or ["runs"])[0])
+    df = load_runs(path)
+    cols = ["sweep", "method", "seed", "status", "train_seconds", "final_loss", "pref_accuracy", "run_id"]
+    print(df[cols].to_string(index=False) if len(df) else f"no runs under {path}")
+
+
+if __name__ == "__main__":
+    main()
