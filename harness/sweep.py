@@ -28,11 +28,9 @@ class Progress(Callback):
 
     def on_job_start(self, config: DictConfig, **kw: Any) -> None:
         self._job_t0 = time.perf_counter()
-        if self.total is None:
-            return
         elapsed = time.perf_counter() - self.t0
-        eta = f"~{elapsed / self.done * (self.total - self.done):.0f}s left" if self.done else "estimating"
-        print(f"[job {self.done + 1}/{self.total}] method={config.method.name} seed={config.seed} "
+        eta = f"~{elapsed / self.done * (self.total - self.done):.0f}s left" if self.done and self.total else ""
+        print(f"[job {self.done + 1}/{self.total or '?'}] method={config.method.name} seed={config.seed} "
               f"elapsed={elapsed:.0f}s {eta}", flush=True)
 
     def on_job_end(self, config: DictConfig, job_return: Any, **kw: Any) -> None:
@@ -53,11 +51,10 @@ class Progress(Callback):
 
 def _count_jobs(config: DictConfig) -> int | None:
     """Jobs in a basic-sweeper multirun: the product of the comma-separated choices of each override."""
-    from hydra.core.hydra_config import HydraConfig
     from hydra.core.override_parser.overrides_parser import OverridesParser
 
     try:
-        hc = HydraConfig.get()
+        hc = config.hydra
         params = [f"{k}={v}" for k, v in (hc.sweeper.get("params") or {}).items()]
         parsed = OverridesParser.create().parse_overrides(list(hc.overrides.task) + params)
         seen: dict[str, int] = {}
@@ -67,5 +64,6 @@ def _count_jobs(config: DictConfig) -> int | None:
         for v in seen.values():
             n *= v
         return n
-    except Exception:  # an estimate only; unknown shapes just print without a total
+    except Exception as exc:  # an estimate only; unknown shapes just print without a total
+        print(f"[sweep] could not count jobs: {exc}")
         return None
