@@ -27,10 +27,11 @@ SHRINK = [
 ]
 
 
-def compose_cfg(overrides: list[str] | None = None, shrink: bool = True):
+def compose_cfg(overrides: list[str] | None = None, shrink: bool = True, hydra_node: bool = False):
+    """The real config as Hydra composes it for `python -m harness.train <overrides>` (shrunk by default)."""
     with initialize_config_dir(str(CONF), version_base="1.3"):
         return compose("config", overrides=open_method_overrides((SHRINK if shrink else []) + (overrides or [])),
-                       return_hydra_config=True)
+                       return_hydra_config=hydra_node)
 
 
 @pytest.fixture(scope="session")
