@@ -18,7 +18,7 @@ from harness.data.arabic import answer_matches
 from harness.data.encoding import encode, prompt_ids
 from harness.models import fingerprint
 
-SCORED = ("pref_accuracy", "pref_accuracy_norm", "chosen_nll", "exact_match")
+SCORED = ("pref_accuracy", "pref_accuracy_norm", "chosen_nll", "exact_match")  # base_ columns
 
 
 @torch.no_grad()

@@ -96,7 +96,7 @@ FIELDS: list[tuple[str, pa.DataType, str]] = [
     ("loss_steps", pa.list_(_I64), "optimizer step of each logged loss"),
     ("loss_values", pa.list_(_F64), "logged training loss curve"),
     # inference benchmark
-    ("infer_tokens_per_second", _F64, "generated tokens / second, greedy generate with KV cache, warm-up excluded"),
+    ("infer_tokens_per_second", _F64, "generated tokens (each sequence up to its EOS) / second, greedy generate with KV cache, warm-up excluded; depends on how long the model's answers are"),
     ("infer_latency_ms_mean", _F64, "mean latency of one generate() call (one batch)"),
     ("infer_latency_ms_p50", _F64, "median latency of one generate() call (one batch)"),
     ("infer_latency_ms_p95", _F64, "95th percentile latency of one generate() call"),
@@ -109,7 +109,8 @@ FIELDS: list[tuple[str, pa.DataType, str]] = [
     ("eval_em_questions", _I64, "held-out test verifiable questions for exact match"),
     *_QUALITY,
     *[("val_" + n, t, c.replace("held-out", "validation")) for n, t, c in _QUALITY],
-    *[("base_" + n, t, "the base model's " + n + " (test split)") for n, t, _ in _QUALITY if n != "kl_to_base"],
+    *[("base_" + n, t, "the base model's " + n + " (test split)") for n, t, _ in _QUALITY
+      if n not in ("kl_to_base", "reward_margin")],  # both are 0 for the base by definition
     ("pref_accuracy_gain", _F64, "pref_accuracy - base_pref_accuracy"),
     ("exact_match_gain", _F64, "exact_match - base_exact_match"),
     # sanity

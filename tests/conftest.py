@@ -49,5 +49,7 @@ def run_cli(module: str, args: list[str], runs: Path, cache: Path, shrink: bool 
             timeout: int = 600) -> subprocess.CompletedProcess:
     """`python -m <module> <args>` as a user would run it, output captured."""
     env = {**os.environ, "APB_RUNS_DIR": str(runs), "APB_CACHE_DIR": str(cache)}
-    argv = [sys.executable, "-m", module, *((SHRINK if shrink and module == "harness.train" else []) + args)]
+    flags = [a for a in args if a in ("-m", "--multirun")]  # Hydra's argparse wants flags before overrides
+    rest = [a for a in args if a not in flags]
+    argv = [sys.executable, "-m", module, *flags, *((SHRINK if shrink and module == "harness.train" else []) + rest)]
     return subprocess.run(argv, cwd=ROOT, env=env, capture_output=True, text=True, timeout=timeout)
