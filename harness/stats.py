@@ -66,9 +66,8 @@ def shared_ranks(estimates: dict[str, Estimate], higher_is_better: bool = True) 
     with overlapping intervals share the range ("2-3"). Without intervals, plain ranks by mean."""
     sign = 1 if higher_is_better else -1
     names = [n for n in estimates if not math.isnan(estimates[n].mean)]
-    if not all(estimates[n].has_interval for n in names):
-        order = sorted(names, key=lambda n: -sign * estimates[n].mean)
-        return {n: str(i + 1) for i, n in enumerate(order)}
+    if not all(estimates[n].has_interval for n in names):  # no intervals: ranks by mean, equal means tie
+        return {n: str(1 + sum(sign * estimates[m].mean > sign * estimates[n].mean for m in names)) for n in names}
     out = {}
     for n in names:
         lo, hi = sorted((sign * estimates[n].lo, sign * estimates[n].hi))

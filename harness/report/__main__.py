@@ -1,0 +1,84 @@
+"""Render the report from run rows.
+
+    python -m harness.report [RUNS_DIR] [--sweep NAME] [--out DIR] [report.<key>=value ...]
+    python -m harness.report runs --sweep default report.rank_by=card
+
+RUNS_DIR defaults to runs/; without --sweep every sweep found there is rendered into <out>/<sweep>/
+(default out: reports/). Settings come from conf/report.yaml; `report.<key>=value` overrides them.
+Exit codes: 0 rendered, 2 nothing to render (missing or empty runs directory, unknown sweep) or bad
+arguments.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+from typing import Any
+
+from omegaconf import OmegaConf
+
+from harness.report.markdown import write_report
+from harness.report.summary import summarize
+from harness.results import load_runs
+
+CONFIG = Path(__file__).resolve().parents[2] / "conf" / "report.yaml"
+
+
+def load_config(overrides: list[str]) -> dict[str, Any]:
+    """conf/report.yaml's `report` node with `report.<key>=value` overrides merged over it."""
+    bad = [o for o in overrides if not o.startswith("report.") or "=" not in o]
+    if bad:
+        raise ValueError(f"overrides must look like report.<key>=value: {bad}")
+    cfg = OmegaConf.merge(OmegaConf.load(CONFIG), OmegaConf.from_dotlist(overrides))
+    return OmegaConf.to_container(cfg.report, resolve=True)  # type: ignore[return-value]
+
+
+def parse_args(argv: list[str]) -> tuple[argparse.Namespace, list[str]]:
+    ap = argparse.ArgumentParser(prog="python -m harness.report", description=__doc__.split("\n\n")[0])
+    ap.add_argument("args", nargs="*", metavar="RUNS_DIR | report.KEY=VALUE")
+    ap.add_argument("--sweep", help="render only this sweep (default: every sweep found)")
+    ap.add_argument("--out", default="reports", help="output root; each sweep goes to OUT/<sweep>/")
+    ns = ap.parse_intermixed_args(argv)  # RUNS_DIR and overrides may sit on either side of options
+    overrides = [a for a in ns.args if "=" in a]
+    paths = [a for a in ns.args if "=" not in a]
+    if len(paths) > 1:
+        ap.error(f"one RUNS_DIR expected, got {paths}")
+    ns.runs_dir = Path(paths[0] if paths else "runs")
+    return ns, overrides
+
+
+def main(argv: list[str] | None = None) -> int:
+    ns, overrides = parse_args(sys.argv[1:] if argv is None else argv)
+    try:
+        cfg = load_config(overrides)
+    except Exception as exc:  # a bad override is a usage error, not a crash
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    if not ns.runs_dir.is_dir():
+        print(f"no runs: {ns.runs_dir} does not exist (run `python -m harness.train ...` first)", file=sys.stderr)
+        return 2
+    df = load_runs(ns.runs_dir)
+    if df.empty:
+        print(f"no runs: no parquet rows under {ns.runs_dir} (run `python -m harness.train ...` first)",
+              file=sys.stderr)
+        return 2
+    sweeps = sorted(set(df["sweep"].dropna().astype(str)))
+    if ns.sweep is not None and ns.sweep not in sweeps:
+        print(f"no runs for sweep {ns.sweep!r} under {ns.runs_dir}; sweeps found: {', '.join(sweeps)}",
+              file=sys.stderr)
+        return 2
+    # the tuning sweeps have their own report (python -m harness.tune report), written to reports/tune/
+    for sweep in [ns.sweep] if ns.sweep else [s for s in sweeps if s not in ("tune", "tune_confirm")]:
+        try:
+            summary = summarize(df, sweep, cfg)
+        except ValueError as exc:
+            print(f"error: {exc}", file=sys.stderr)
+            return 2
+        path = write_report(summary, Path(ns.out) / sweep)
+        print(f"{sweep}: {len(summary.runs)} runs, {len(summary.failed)} failed -> {path}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

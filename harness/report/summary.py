@@ -1,0 +1,195 @@
+"""The numbers behind the report: pick the rows that count, derive per-run metrics, aggregate over seeds,
+rank with shared ranks and compare methods pairwise.
+
+Input is only the DataFrame from harness.results.load_runs; nothing here imports training code.
+Used by `python -m harness.report` (see harness/report/__main__.py).
+"""
+
+from __future__ import annotations
+
+import json
+import math
+from dataclasses import dataclass, field
+from itertools import combinations
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from harness.stats import Estimate, mean_ci, paired_difference, rank_sort_key, shared_ranks
+
+PFLOP = 1e15
+# rank_by aliases users type -> derived column
+ALIASES = {"card": "card_efficiency", "quality-per-compute": "quality_per_compute",
+           "quality-per-second": "quality_per_second"}
+# Every numeric metric aggregated over seeds (row columns plus the derived ones below).
+METRICS = [
+    "final_loss", "initial_loss", "train_seconds", "samples_per_second", "tokens_per_second",
+    "card_efficiency", "loss_reduction_rate", "quality_per_second", "quality_per_compute",
+    "infer_latency_ms_mean", "infer_latency_ms_p95", "infer_tokens_per_second", "infer_runs",
+    "pref_accuracy", "pref_accuracy_norm", "exact_match", "reward_margin", "pref_accuracy_gain",
+    "exact_match_gain", "kl_to_base", "chosen_nll", "base_pref_accuracy", "base_exact_match",
+    "val_pref_accuracy", "peak_memory_mb", "train_flops", "mfu", "optimizer_steps", "train_tokens",
+    "eval_pairs", "eval_em_questions",
+]
+QUALITY = {"pref_accuracy", "pref_accuracy_norm", "exact_match", "reward_margin", "pref_accuracy_gain",
+           "exact_match_gain", "kl_to_base", "chosen_nll", "quality_per_second", "quality_per_compute",
+           "val_pref_accuracy", "base_pref_accuracy", "base_exact_match"}
+
+
+def loss_reduction_rate(final_loss: float) -> float:
+    """The reference card's rule, kept exactly: 1 - final_loss when final_loss < 1, else 0."""
+    if final_loss is None or math.isnan(final_loss):
+        return math.nan
+    return 1.0 - final_loss if final_loss < 1 else 0.0
+
+
+def card_efficiency(samples_per_second: float, final_loss: float) -> float:
+    """The reference card's efficiency score: samples per second x loss reduction rate."""
+    return samples_per_second * loss_reduction_rate(final_loss)
+
+
+@dataclass
+class Summary:
+    """Everything one sweep's report shows, computed once."""
+    sweep: str
+    cfg: dict[str, Any]
+    runs: pd.DataFrame            # ok rows, one per (method, seed), with derived columns
+    failed: pd.DataFrame          # status != ok: listed, never averaged
+    superseded: pd.DataFrame      # older ok rows of a (method, seed) that a newer row replaced
+    methods: list[str]            # display order: by rank under rank_by, then name
+    est: dict[str, dict[str, Estimate]] = field(default_factory=dict)   # metric -> method -> estimate
+    ranks: dict[str, dict[str, str]] = field(default_factory=dict)      # metric -> method -> "2-3"
+    pairwise: pd.DataFrame = field(default_factory=pd.DataFrame)
+
+    @property
+    def rank_by(self) -> str:
+        return resolve_metric(self.cfg["rank_by"])
+
+    @property
+    def max_seeds(self) -> int:
+        return int(self.runs.groupby("method")["seed"].nunique().max()) if len(self.runs) else 0
+
+    @property
+    def random_init(self) -> bool:
+        return bool((self.runs["model_weights"] == "random-init").any()) if len(self.runs) else False
+
+    def order_by(self, metric: str) -> list[str]:
+        """Methods by shared rank under metric, then by mean (better first), then by name."""
+        return rank_order(self.est.get(metric, {}), self.ranks.get(metric, {}), higher_is_better(metric, self.cfg))
+
+    def seeds(self, method: str) -> list[int]:
+        return sorted(int(s) for s in self.runs.loc[self.runs["method"] == method, "seed"])
+
+
+def resolve_metric(name: str) -> str:
+    return ALIASES.get(name, name)
+
+
+def higher_is_better(metric: str, cfg: dict[str, Any]) -> bool:
+    return metric not in set(cfg.get("lower_is_better", []))
+
+
+def _flags(value: Any) -> list[str]:
+    if value is None or (isinstance(value, float) and math.isnan(value)):
+        return []
+    return sorted(str(f) for f in value)
+
+
+def split_runs(df: pd.DataFrame) -> tuple[pd.DataFrame, pd.DataFrame, pd.DataFrame]:
+    """(ok, failed, superseded). A (method, seed) run twice (changed config, re-run) keeps its newest
+    ok row so that one seed is never counted twice; the older rows are listed, not averaged."""
+    df = df.sort_values(["method", "seed", "finished_at", "run_id"], na_position="first").reset_index(drop=True)
+    df["flags"] = df["flags"].map(_flags)
+    failed = df[df["status"] != "ok"].reset_index(drop=True)
+    ok = df[df["status"] == "ok"]
+    newest = ok.duplicated(["method", "seed"], keep="last")
+    return ok[~newest].reset_index(drop=True), failed, ok[newest].reset_index(drop=True)
+
+
+def add_derived(runs: pd.DataFrame) -> pd.DataFrame:
+    """Per-run derived metrics, computed before averaging so that seeds stay paired."""
+    runs = runs.copy()
+    for col in ("final_loss", "samples_per_second", "train_seconds", "train_flops", "pref_accuracy_gain"):
+        runs[col] = pd.to_numeric(runs[col], errors="coerce").astype(float)
+    runs["loss_reduction_rate"] = runs["final_loss"].map(loss_reduction_rate)
+    runs["card_efficiency"] = runs["samples_per_second"] * runs["loss_reduction_rate"]
+    runs["train_pflops"] = runs["train_flops"] / PFLOP
+    runs["quality_per_second"] = runs["pref_accuracy_gain"] / runs["train_seconds"]
+    runs["quality_per_compute"] = runs["pref_accuracy_gain"] / runs["train_pflops"]
+    return runs
+
+
+def per_seed(runs: pd.DataFrame, method: str, metric: str) -> dict[int, float]:
+    sub = runs[runs["method"] == method]
+    vals = pd.to_numeric(sub[metric], errors="coerce").astype(float)
+    return {int(s): float(v) for s, v in zip(sub["seed"], vals) if not math.isnan(v)}
+
+
+def estimate_all(runs: pd.DataFrame, metrics: list[str], cfg: dict[str, Any]) -> dict[str, dict[str, Estimate]]:
+    out: dict[str, dict[str, Estimate]] = {}
+    for metric in metrics:
+        if metric not in runs:
+            continue
+        out[metric] = {m: mean_ci(list(per_seed(runs, m, metric).values()), cfg["confidence"],
+                                  seed=cfg["bootstrap_seed"])
+                       for m in sorted(runs["method"].unique())}
+    return out
+
+
+def pairwise_table(runs: pd.DataFrame, methods: list[str], metric: str, cfg: dict[str, Any]) -> pd.DataFrame:
+    """a - b over shared seeds for every pair in display order, with its interval and significance."""
+    rows = []
+    for a, b in combinations(methods, 2):
+        est, sig = paired_difference(per_seed(runs, a, metric), per_seed(runs, b, metric), cfg["confidence"])
+        shared = len(set(per_seed(runs, a, metric)) & set(per_seed(runs, b, metric)))
+        rows.append({"a": a, "b": b, "metric": metric, "diff_mean": est.mean, "diff_lo": est.lo,
+                     "diff_hi": est.hi, "shared_seeds": shared, "significant": bool(sig)})
+    cols = ["a", "b", "metric", "diff_mean", "diff_lo", "diff_hi", "shared_seeds", "significant"]
+    return pd.DataFrame(rows, columns=cols)
+
+
+def summarize(df: pd.DataFrame, sweep: str, cfg: dict[str, Any]) -> Summary:
+    """One sweep's rows -> Summary. cfg is the `report` node of conf/report.yaml (plus overrides)."""
+    ok, failed, superseded = split_runs(df[df["sweep"] == sweep])
+    runs = add_derived(ok)
+    rank_by = resolve_metric(cfg["rank_by"])
+    if len(runs) and (rank_by not in runs or not pd.api.types.is_numeric_dtype(
+            pd.to_numeric(runs[rank_by], errors="coerce"))):
+        raise ValueError(f"report.rank_by={cfg['rank_by']!r} is not a numeric row column or a derived metric "
+                         f"(card, quality_per_compute, quality_per_second)")
+    metrics = sorted(set(METRICS) | {rank_by})
+    est = estimate_all(runs, metrics, cfg)
+    ranks = {m: shared_ranks(est[m], higher_is_better(m, cfg)) for m in (rank_by, "card_efficiency") if m in est}
+    methods = rank_order(est.get(rank_by, {}), ranks.get(rank_by, {}), higher_is_better(rank_by, cfg))
+    return Summary(sweep, cfg, runs, failed, superseded, methods, est, ranks,
+                   pairwise_table(runs, methods, rank_by, cfg))
+
+
+def rank_order(est: dict[str, Estimate], ranks: dict[str, str], higher: bool) -> list[str]:
+    sign = 1 if higher else -1
+
+    def key(m: str) -> tuple:
+        mean = -sign * est[m].mean
+        return rank_sort_key(ranks.get(m, "999")), math.inf if math.isnan(mean) else mean, m
+    return sorted(est, key=key)
+
+
+def first_json(runs: pd.DataFrame, method: str, column: str) -> dict[str, Any]:
+    """The JSON column of a method's lowest-seed row (hparams and config agree across seeds but the seed)."""
+    sub = runs[runs["method"] == method].sort_values("seed")
+    raw = sub[column].dropna()
+    return json.loads(raw.iloc[0]) if len(raw) else {}
+
+
+def loss_curve(runs: pd.DataFrame, method: str) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """(steps, mean, min, max) over seeds at the steps every seed logged."""
+    curves = [dict(zip((int(s) for s in st), (float(v) for v in va)))
+              for st, va in zip(runs.loc[runs["method"] == method, "loss_steps"],
+                                runs.loc[runs["method"] == method, "loss_values"])
+              if st is not None and va is not None and len(st)]
+    if not curves:
+        return (np.array([]),) * 4
+    steps = sorted(set.intersection(*(set(c) for c in curves)))
+    vals = np.array([[c[s] for s in steps] for c in curves], dtype=float)
+    return np.array(steps), vals.mean(axis=0), vals.min(axis=0), vals.max(axis=0)
