@@ -121,7 +121,7 @@ def test_report_is_byte_identical_and_complete(tmp_path):
 def test_tune_end_to_end(tmp_path, cache_dir):
     """Both stages on a 2-point grid, two methods, two confirm seeds, verifiable data only."""
     runs = tmp_path / "runs"
-    proc = run_cli("harness.tune", ["run", str(runs), "--methods", "dpo,sft", "--seeds", "0,1", "--out", str(tmp_path / "rep"),
+    proc = run_cli("harness.tune", ["run", str(runs), "--methods", "dpo,cpo", "--seeds", "0,1", "--out", str(tmp_path / "rep"),
                                     "--grid", "method.learning_rate=1e-3,3e-3", "--grid", "method.beta=0.1", "--",
                                     "data.parts=[verifiable]", "data.max_train_pairs=32", "data.max_val_pairs=16",
                                     "data.max_test_pairs=16", "eval.max_em_questions=8", "eval.kl_prompts=8",
