@@ -7,7 +7,7 @@ export HF_DATASETS_OFFLINE := 1
 export HF_HUB_DISABLE_TELEMETRY := 1
 export TOKENIZERS_PARALLELISM := false
 
-.PHONY: help venv sweep report test test-fast clean
+.PHONY: help venv sweep report test test-fast bench tune clean
 
 help:  ## list targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-10s %s\n", $$1, $$2}'
@@ -33,6 +33,13 @@ test: venv  ## the whole test suite, slow end-to-end sweeps included
 
 test-fast: venv  ## the test suite without the slow sweeps
 	$(PY) -m pytest -q -m "not slow"
+
+bench: venv  ## performance: harness vs plain TRL, reference-cache speed-up, scaling, cheap wins
+	$(PY) -m harness.bench
+
+TUNE_ARGS ?=
+tune: venv  ## fair ranking: each method's grid on validation (1 seed), best config x 5 seeds, reports/tune/
+	$(PY) -m harness.tune run runs $(TUNE_ARGS)
 
 clean:  ## remove runs, caches and the venv
 	rm -rf runs/*/ .cache $(VENV)

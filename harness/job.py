@@ -8,7 +8,6 @@ here at its start.
 from __future__ import annotations
 
 import json
-import os
 import platform
 import subprocess
 import sys
@@ -62,11 +61,12 @@ class Job:
         return job
 
     def threads(self) -> int:
-        """Torch threads: configured, or the cores divided among the jobs running side by side."""
+        """Torch threads: configured, or the cores divided among the jobs the Hydra launcher runs side by side."""
         if self.cfg["hardware"].get("threads"):
             return int(self.cfg["hardware"]["threads"])
-        parallel = int(os.environ.get("APB_PARALLEL_JOBS", "1"))
-        return max(1, (os.cpu_count() or 1) // parallel)
+        from harness.sweep import threads_per_job
+
+        return threads_per_job()
 
     def already_done(self) -> bool:
         path = self.out_dir / f"{self.run_id}.parquet"
@@ -102,6 +102,10 @@ class Job:
         method = methods.get(name)
         kwargs = methods.trl_kwargs(self.cfg["method"], self.cfg["trainer"])
         methods.validate(name, kwargs)
+        if (self.cfg.get("budget") or {}).get("train_flops"):  # compute-matched: steps from a FLOP budget
+            from harness import budget
+
+            kwargs["max_steps"] = budget.max_steps(self.cfg, method, kwargs)
         kwargs |= {
             "output_dir": str(self.out_dir / ".trainer" / self.run_id),
             "seed": self.cfg["seed"], "data_seed": self.cfg["seed"],
@@ -115,7 +119,8 @@ class Job:
             raise methods.ConfigError(f"method={name} needs per_device_train_batch_size >= {method.min_batch}")
         self.row |= {"trainer": method.trainer.split(":")[1], "learning_rate": kwargs.get("learning_rate"),
                      "beta": kwargs.get("beta"), "epochs": float(kwargs.get("num_train_epochs", 1)),
-                     "hparams_json": json.dumps(methods.trl_kwargs(self.cfg["method"], self.cfg["trainer"]),
+                     "hparams_json": json.dumps(methods.trl_kwargs(self.cfg["method"], self.cfg["trainer"])
+                                                | ({"max_steps": kwargs["max_steps"]} if "max_steps" in kwargs else {}),
                                                 sort_keys=True)}
         return method, kwargs
 
@@ -135,6 +140,9 @@ class Job:
     def record_training(self, trainer, callback: measure.MeasureCallback, method: methods.Method,
                         kwargs: dict, canonical, train_rows: list[dict]) -> None:
         epochs = float(kwargs.get("num_train_epochs", 1))
+        if kwargs.get("max_steps", -1) > 0:  # a step budget ends mid-epoch: count the epochs actually run
+            epochs = float(trainer.state.epoch or epochs)
+            self.row["epochs"] = epochs
         tokens = int(epochs * measure.sequence_tokens(train_rows, method.view, trainer.processing_class,
                                                       kwargs.get("max_length")))
         model = trainer.accelerator.unwrap_model(trainer.model)

@@ -9,7 +9,9 @@ from __future__ import annotations
 import dataclasses
 import difflib
 import importlib
+import os
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 
@@ -83,9 +85,11 @@ def validate(name: str, kwargs: dict[str, Any]) -> None:
             raise ConfigError(f"method.{key}={kwargs[key]} is out of range for method={name}")
 
 
-def build_trainer(method: Method, kwargs: dict[str, Any], base_dir: str, rows: list[dict], lora: dict | None):
+def build_trainer(method: Method, kwargs: dict[str, Any], base_dir: str, rows: list[dict], lora: dict | None,
+                  cache_dir: str | Path | None = None):
     """The method's TRL trainer on the base checkpoint path (the trainers load the policy, and a reference
-    where the method has one, from that path)."""
+    where the method has one, from that path). With `precompute_ref_log_probs`, the reference log-probs come
+    from (or go to) the on-disk cache of harness.refcache, shared by every job on the same base and data."""
     from datasets import Dataset
     from transformers import AutoTokenizer, PrinterCallback
 
@@ -94,7 +98,14 @@ def build_trainer(method: Method, kwargs: dict[str, Any], base_dir: str, rows: l
         from peft import LoraConfig
 
         extra["peft_config"] = LoraConfig(task_type="CAUSAL_LM", **lora)
-    trainer = method.trainer_class()(
+    trainer_class = method.trainer_class()
+    if kwargs.get("precompute_ref_log_probs") and hasattr(trainer_class, "_precompute_ref_logps"):
+        from harness import models, refcache
+
+        trainer_class = refcache.with_ref_cache(trainer_class)
+        root = cache_dir or os.environ.get("APB_CACHE_DIR", ".cache")  # conf/config.yaml's paths.cache_dir
+        extra |= {"ref_cache_dir": Path(root) / "refcache", "base_key": models.base_key(base_dir)}
+    trainer = trainer_class(
         model=str(base_dir), args=method.config_class()(**kwargs), train_dataset=Dataset.from_list(rows),
         processing_class=AutoTokenizer.from_pretrained(base_dir), **extra,
     )

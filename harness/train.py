@@ -38,7 +38,7 @@ def main(cfg: DictConfig) -> str | None:
         return job.reject(exc)                              # one paragraph, nothing trained or written
     try:
         t0 = measure.now(job.device)
-        trainer = methods.build_trainer(method, kwargs, base_dir, train_rows, job.model_cfg.get("lora"))
+        trainer = methods.build_trainer(method, kwargs, base_dir, train_rows, job.model_cfg.get("lora"), job.cache_dir)
         callback = measure.MeasureCallback(job.device)
         trainer.add_callback(callback)
         job.row["setup_seconds"] = measure.now(job.device) - t0
