@@ -21,6 +21,7 @@ from harness.data.errors import DataError
 
 HERE = Path(__file__).parent
 SPLITS = ("train", "val", "test")
+TEXT_FIELDS = ("prompt", "chosen", "rejected", "completion", "answer")
 # Which views each kind of canonical row can produce.
 VIEWS_FROM = {"pairwise": ("sft", "pairwise", "unpaired"), "unpaired": ("sft", "unpaired"), "sft": ("sft",)}
 VIEW_COLUMNS = {"sft": "prompt, completion", "pairwise": "prompt, chosen, rejected", "unpaired": "prompt, completion, label"}
@@ -71,6 +72,8 @@ def load_embedded(cfg: dict) -> Canonical:
         if part not in parts:
             raise DataError(f"data.parts: unknown part {part!r}; choose from {sorted(parts)}")
         rows += parts[part]()
+    if cfg.get("normalize", True):
+        rows = [normalize_row(r) for r in rows]
     splits = split_rows(rows, tuple(cfg["split_fractions"]), prompt_key)
     return Canonical(cfg["name"], "pairwise", splits)
 
@@ -116,6 +119,22 @@ def view(canonical: Canonical, name: str, split: str = "train") -> list[dict]:
         out = [{"prompt": r["prompt"], "completion": r["completion"], "label": bool(r["label"])} for r in rows]
     random.Random(0).shuffle(out)
     return out
+
+
+def normalize_row(row: dict) -> dict:
+    """The row with harness.data.arabic.normalize_training applied to every text field (strings and the
+    content of chat messages); other fields untouched."""
+    from harness.data.arabic import normalize_training
+
+    def norm(value: Any) -> Any:
+        if isinstance(value, str):
+            return normalize_training(value)
+        if isinstance(value, list):
+            return [{**m, "content": norm(m["content"])} if isinstance(m, dict) and "content" in m else m
+                    for m in value]
+        return value
+
+    return {k: norm(v) if k in TEXT_FIELDS else v for k, v in row.items()}
 
 
 def _stratified_head(rows: list[dict], cap: int) -> list[dict]:
