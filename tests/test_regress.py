@@ -100,8 +100,8 @@ def test_within_noise_is_shown_as_tilde(tmp_path: Path, capsys):
     regress.main([str(write_dir(tmp_path / "base", rows(quality=close))), "--write-baseline", str(out_file)])
     capsys.readouterr()
     assert check(tmp_path / "base", out_file) == 0
-    line = next(l for l in capsys.readouterr().out.splitlines() if l.startswith("pref_accuracy ") and "dpo-ipo" in l)
-    assert "dpo ~ ipo" in line and line.split()[-1] == "~"
+    line = next(l for l in capsys.readouterr().out.splitlines() if l.startswith("pref_accuracy ") and "ipo-dpo" in l)
+    assert "ipo ~ dpo" in line and line.split()[-1] == "~"  # named by mean, marked as noise
 
 
 def test_missing_baseline_is_a_clear_error(tmp_path: Path, capsys):
@@ -135,3 +135,9 @@ def test_stale_rows_are_replaced_by_the_newest(tmp_path: Path, baseline: Path):
     stale = [r | {"run_id": "old-" + r["run_id"], "finished_at": "2025-01-01T00:00:00+00:00",
                   "pref_accuracy": 1 - r["pref_accuracy"]} for r in rows()]
     assert check(write_dir(runs, stale), baseline) == 0
+
+
+def test_a_method_without_ok_rows_fails(tmp_path: Path, baseline: Path, capsys):
+    failed = [r | {"status": "failed"} if r["method"] == "kto" else r for r in rows()]
+    assert check(write_dir(tmp_path / "new", failed), baseline) == 1
+    assert any(l.split()[:2] == ["all", "kto"] and "MISSING" in l for l in capsys.readouterr().out.splitlines())

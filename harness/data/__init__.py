@@ -87,8 +87,8 @@ def load(cfg: dict) -> Canonical:
         _register_external_loaders()
     canonical = LOADERS[cfg["source"]](cfg)
     limit = cfg.get("max_train_pairs")
-    if limit:
-        canonical.splits["train"] = canonical.train[: int(limit)]
+    if limit:  # round-robin over domains: a prefix of the file would hold only its first tasks
+        canonical.splits["train"] = _stratified_head(canonical.train, int(limit))
     for split in ("val", "test"):
         cap = cfg.get(f"max_{split}_pairs")
         if cap:
