@@ -7,7 +7,7 @@ export HF_DATASETS_OFFLINE := 1
 export HF_HUB_DISABLE_TELEMETRY := 1
 export TOKENIZERS_PARALLELISM := false
 
-.PHONY: help venv sweep report test test-fast bench tune clean
+.PHONY: help venv sweep report test test-fast bench tune baseline regress clean
 
 help:  ## list targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-10s %s\n", $$1, $$2}'
@@ -33,6 +33,14 @@ test: venv  ## the whole test suite, slow end-to-end sweeps included
 
 test-fast: venv  ## the test suite without the slow sweeps
 	$(PY) -m pytest -q -m "not slow"
+
+baseline: venv  ## run the CI sweep afresh into runs/ci/ and write reports/baseline/rankings.json from it
+	$(PY) -m harness.train -m sweep=ci force=true
+	$(PY) -m harness.regress runs/ci --write-baseline reports/baseline/rankings.json
+
+regress: venv  ## run the CI sweep into runs/ci/, then compare its rankings with the committed baseline
+	$(PY) -m harness.train -m sweep=ci force=true; sweep=$$?; \
+	$(PY) -m harness.regress runs/ci --baseline reports/baseline/rankings.json && exit $$sweep
 
 bench: venv  ## performance: harness vs plain TRL, reference-cache speed-up, scaling, cheap wins
 	$(PY) -m harness.bench
