@@ -15,7 +15,7 @@ from typing import Any
 import torch
 
 from harness.data.arabic import answer_matches
-from harness.data.encoding import encode, prompt_ids
+from harness.data.encoding import encode, left_padded, prompt_ids
 from harness.models import fingerprint
 
 SCORED = ("pref_accuracy", "pref_accuracy_norm", "chosen_nll", "exact_match")  # base_ columns
@@ -55,9 +55,7 @@ def greedy_answers(model, tokenizer, prompts: list[Any], max_new_tokens: int, ba
     pad = tokenizer.pad_token_id
     for i in range(0, len(prompts), batch_size):
         ids = [prompt_ids(tokenizer, p) for p in prompts[i : i + batch_size]]
-        width = max(map(len, ids))
-        input_ids = torch.tensor([[pad] * (width - len(x)) + x for x in ids], device=device)
-        mask = torch.tensor([[0] * (width - len(x)) + [1] * len(x) for x in ids], device=device)
+        input_ids, mask, width = left_padded(ids, pad, device)
         out = model.generate(input_ids=input_ids, attention_mask=mask, max_new_tokens=max_new_tokens,
                              do_sample=False, pad_token_id=pad)
         answers += tokenizer.batch_decode(out[:, width:], skip_special_tokens=True)
@@ -73,9 +71,7 @@ def kl_to_base(model, base, tokenizer, prompts: list[Any], cfg: dict, device: st
     total, tokens = 0.0, 0
     for i in range(0, len(prompts), cfg["batch_size"]):
         ids = [prompt_ids(tokenizer, p) for p in prompts[i : i + cfg["batch_size"]]]
-        width = max(map(len, ids))
-        input_ids = torch.tensor([[pad] * (width - len(x)) + x for x in ids], device=device)
-        mask = torch.tensor([[0] * (width - len(x)) + [1] * len(x) for x in ids], device=device)
+        input_ids, mask, width = left_padded(ids, pad, device)
         out = model.generate(input_ids=input_ids, attention_mask=mask, max_new_tokens=cfg["max_new_tokens"],
                              do_sample=True, temperature=1.0, top_k=0, top_p=1.0, pad_token_id=pad)
         gen = out[:, width:]

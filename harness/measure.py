@@ -25,7 +25,7 @@ from typing import Any
 import torch
 from transformers import TrainerCallback
 
-from harness.data.encoding import encode, prompt_ids
+from harness.data.encoding import encode, left_padded, prompt_ids
 from harness.methods import Method
 
 
@@ -168,9 +168,7 @@ def inference_benchmark(model, tokenizer, prompts: list[Any], cfg: dict, device:
     pad = tokenizer.pad_token_id
 
     def run(batch: list[list[int]]) -> tuple[float, int]:
-        width = max(map(len, batch))  # left padding so every prompt ends where generation starts
-        input_ids = torch.tensor([[pad] * (width - len(x)) + x for x in batch], device=device)
-        mask = torch.tensor([[0] * (width - len(x)) + [1] * len(x) for x in batch], device=device)
+        input_ids, mask, width = left_padded(batch, pad, device)
         t0 = now(device)
         out = model.generate(input_ids=input_ids, attention_mask=mask, max_new_tokens=cfg["max_new_tokens"],
                              do_sample=False, use_cache=True, pad_token_id=pad)

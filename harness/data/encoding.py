@@ -32,3 +32,14 @@ def prompt_ids(tokenizer: Any, prompt: Any) -> list[int]:
 def _ids(out: Any) -> list[int]:
     # transformers 5 returns a BatchEncoding from apply_chat_template(tokenize=True); 4.x a list
     return list(out["input_ids"]) if hasattr(out, "keys") else list(out)
+
+
+def left_padded(batch: list[list[int]], pad_id: int, device: str) -> tuple[Any, Any, int]:
+    """(input_ids, attention_mask, width) for generation: left padding, so every prompt ends where the
+    generated tokens start."""
+    import torch
+
+    width = max(map(len, batch))
+    input_ids = torch.tensor([[pad_id] * (width - len(x)) + x for x in batch], device=device)
+    mask = torch.tensor([[0] * (width - len(x)) + [1] * len(x) for x in batch], device=device)
+    return input_ids, mask, width
