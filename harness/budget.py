@@ -37,7 +37,7 @@ def flops_per_step(cfg: dict, method: methods.Method, kwargs: dict[str, Any]) ->
     from harness import models
 
     canonical = datalib.load(cfg["data"])
-    rows = datalib.view(canonical, method.view)
+    rows = datalib.view(canonical, method.view, seed=cfg["seed"])
     base_dir = models.resolve_base(cfg["model"], canonical, cfg["paths"]["cache_dir"])
     tokenizer = AutoTokenizer.from_pretrained(base_dir)
     tokens = measure.sequence_tokens(rows, method.view, tokenizer, kwargs.get("max_length"))

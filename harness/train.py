@@ -32,7 +32,7 @@ def main(cfg: DictConfig) -> str | None:
     try:
         method, kwargs = job.method_args()                  # validated before anything is loaded
         canonical = datalib.load(job.data_cfg)
-        train_rows = datalib.view(canonical, method.view)
+        train_rows = datalib.view(canonical, method.view, seed=job.cfg["seed"])
         base_dir = models.resolve_base(job.model_cfg, canonical, job.cache_dir)
     except (methods.ConfigError, DataError) as exc:
         return job.reject(exc)                              # one paragraph, nothing trained or written

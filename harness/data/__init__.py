@@ -98,9 +98,10 @@ def load(cfg: dict) -> Canonical:
     return canonical
 
 
-def view(canonical: Canonical, name: str, split: str = "train") -> list[dict]:
-    """Rows of one view. KTO's unpaired rows are shuffled once, deterministically: its trainer samples
-    sequentially, and chosen/rejected of one prompt must not sit side by side in every batch."""
+def view(canonical: Canonical, name: str, split: str = "train", seed: int = 0) -> list[dict]:
+    """Rows of one view. KTO's unpaired rows are shuffled once, deterministically by the job's seed: its
+    trainer samples sequentially, so without this chosen/rejected of one prompt would sit side by side in
+    every batch, and every seed would see the same order (no replication across seeds)."""
     if name not in VIEWS_FROM[canonical.kind]:
         raise DataError(
             f"data={canonical.name} holds {canonical.kind} rows; this method needs the {name} view "
@@ -117,7 +118,7 @@ def view(canonical: Canonical, name: str, split: str = "train") -> list[dict]:
         out = [{"prompt": r["prompt"], "completion": r[k], "label": k == "chosen"} for r in rows for k in ("chosen", "rejected")]
     else:
         out = [{"prompt": r["prompt"], "completion": r["completion"], "label": bool(r["label"])} for r in rows]
-    random.Random(0).shuffle(out)
+    random.Random(seed).shuffle(out)
     return out
 
 
