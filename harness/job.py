@@ -46,6 +46,7 @@ class Job:
         device, dtype = pick_device(plain["hardware"])
         job = cls(plain, run_id, Path(plain["paths"]["runs_dir"]) / plain["sweep_name"], device, dtype)
         torch.set_num_threads(job.threads())
+        quiet_progress_bars()
         from transformers import set_seed
 
         set_seed(plain["seed"])
@@ -186,6 +187,17 @@ class Job:
               f"-> {self.out_dir / (self.run_id + '.parquet')}" + (f"\n  {error.splitlines()[0]}" if error else ""),
               flush=True)
         return status
+
+
+def quiet_progress_bars() -> None:
+    """Progress bars in a terminal; none when output goes to a file or a CI log (they would flood it)."""
+    if sys.stderr.isatty():
+        return
+    import datasets
+    import transformers
+
+    datasets.disable_progress_bars()
+    transformers.utils.logging.disable_progress_bar()
 
 
 def run_id_of(plain: dict) -> str:
