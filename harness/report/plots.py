@@ -76,8 +76,8 @@ def loss_curves(s: Summary, path: Path) -> Path:
                 ax.set_xticks(steps)
             else:
                 ax.xaxis.set_major_locator(MaxNLocator(integer=True))
-        n = len(s.seeds(m))
-        ax.set_title(f"{m.upper()} ({n} seed{'' if n == 1 else 's'})", fontsize=10)
+        seeds = len(s.seeds(m))
+        ax.set_title(f"{m.upper()} ({seeds} seed{'' if seeds == 1 else 's'})", fontsize=10)
         ax.set_xlabel("optimizer step")
         ax.set_ylabel("training loss (own scale)")
         ax.grid(alpha=0.3)
