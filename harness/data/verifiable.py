@@ -33,6 +33,7 @@ import json
 import random
 import sys
 from dataclasses import dataclass
+
 from harness.data.lexicon import (  # noqa: F401  (re-exported: the tests and callers read them here)
     _ANTONYM_CLUSTERS, _DUAL_OVERRIDES, ANTONYM_PAIRS, CAPITALS, MONTHS, NUMBER_WORDS, PLURALS, WEEKDAYS,
 )
