@@ -96,6 +96,21 @@ def _flags(value: Any) -> list[str]:
     return sorted(str(f) for f in value)
 
 
+def arm_labels(df: pd.DataFrame) -> pd.Series:
+    """A grid sweep (beta_grid, lr_grid) holds several arms of one method: label each by the TRL arguments
+    that differ between that method's rows ("dpo[beta=0.1]"), so arms are compared, never merged as re-runs."""
+    hp = df["hparams_json"].map(lambda s: json.loads(s) if isinstance(s, str) else {})
+    labels = df["method"].astype(str).copy()
+    for method in labels.unique():
+        idx = df.index[df["method"] == method]
+        keys = sorted({k for i in idx for k in hp[i]})
+        varying = [k for k in keys if len({json.dumps(hp[i].get(k), sort_keys=True) for i in idx}) > 1]
+        if varying:
+            for i in idx:
+                labels[i] = method + "[" + ",".join(f"{k}={hp[i].get(k)}" for k in varying) + "]"
+    return labels
+
+
 def split_runs(df: pd.DataFrame) -> tuple[pd.DataFrame, pd.DataFrame, pd.DataFrame]:
     """(ok, failed, superseded). A (method, seed) run twice (changed config, re-run) keeps its newest
     ok row so that one seed is never counted twice; the older rows are listed, not averaged."""
@@ -151,7 +166,9 @@ def pairwise_table(runs: pd.DataFrame, methods: list[str], metric: str, cfg: dic
 
 def summarize(df: pd.DataFrame, sweep: str, cfg: dict[str, Any]) -> Summary:
     """One sweep's rows -> Summary. cfg is the `report` node of conf/report.yaml (plus overrides)."""
-    ok, failed, superseded = split_runs(df[df["sweep"] == sweep])
+    rows = df[df["sweep"] == sweep].copy()
+    rows["method"] = arm_labels(rows)
+    ok, failed, superseded = split_runs(rows)
     runs = add_derived(ok)
     rank_by = resolve_metric(cfg["rank_by"])
     if len(runs) and (rank_by not in runs or not pd.api.types.is_numeric_dtype(
