@@ -38,9 +38,11 @@ def test_resume_after_sigkill(runs_dir: Path, cache_dir: Path):
                             stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True)
     out = runs_dir / "resume"
     deadline = time.time() + 400
-    while not list(out.glob("*.parquet")) and time.time() < deadline and proc.poll() is None:
-        time.sleep(0.5)
-    time.sleep(1.0)  # into the second job (dpo): build, train or evaluate
+    # kill as soon as the second job (dpo) has started: its Hydra job directory exists, and it still has to
+    # load, train and evaluate, so no fixed sleep decides whether it finished first
+    while (not list(out.glob("*.parquet")) or not list(out.glob(".hydra/*/1"))) \
+            and time.time() < deadline and proc.poll() is None:
+        time.sleep(0.05)
     os.killpg(proc.pid, signal.SIGKILL)
     proc.wait()
     first = results.run_files(out)
