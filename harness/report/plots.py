@@ -91,20 +91,25 @@ def loss_curves(s: Summary, path: Path) -> Path:
 
 
 def efficiency(s: Summary, path: Path) -> Path:
-    fig, axes = plt.subplots(1, 3, figsize=(14, 4))
-    _bars(axes[0], s, "card_efficiency", "Card efficiency\n(samples/s x loss reduction rate)", "pairs/s")
-    _bars(axes[1], s, "quality_per_second", "Pref-accuracy gain over base\nper training second", "gain / s")
-    _bars(axes[2], s, "quality_per_compute", "Pref-accuracy gain over base\nper training PFLOP", "gain / PFLOP")
-    fig.suptitle(_interval_note(s, "Efficiency"), fontsize=11)
-    fig.tight_layout()
-    return _save(fig, path)
+    return _bar_panels(s, path, "Efficiency", (14, 4), [
+        ("card_efficiency", "Card efficiency\n(samples/s x loss reduction rate)", "pairs/s"),
+        ("quality_per_second", "Pref-accuracy gain over base\nper training second", "gain / s"),
+        ("quality_per_compute", "Pref-accuracy gain over base\nper training PFLOP", "gain / PFLOP")])
 
 
 def throughput(s: Summary, path: Path) -> Path:
-    fig, axes = plt.subplots(1, 2, figsize=(10, 4))
-    _bars(axes[0], s, "tokens_per_second", "Training throughput\n(non-padding tokens/s)", "tokens/s")
-    _bars(axes[1], s, "infer_tokens_per_second", "Inference throughput\n(generated tokens/s, greedy)", "tokens/s")
-    fig.suptitle(_interval_note(s, "Throughput"), fontsize=11)
+    return _bar_panels(s, path, "Throughput", (10, 4), [
+        ("tokens_per_second", "Training throughput\n(non-padding tokens/s)", "tokens/s"),
+        ("infer_tokens_per_second", "Inference throughput\n(generated tokens/s, greedy)", "tokens/s")])
+
+
+def _bar_panels(s: Summary, path: Path, title: str, size: tuple[float, float],
+                panels: list[tuple[str, str, str]]) -> Path:
+    """One bar chart per (metric, panel title, unit), side by side, with the interval note as title."""
+    fig, axes = plt.subplots(1, len(panels), figsize=size)
+    for ax, (metric, label, unit) in zip(axes, panels):
+        _bars(ax, s, metric, label, unit)
+    fig.suptitle(_interval_note(s, title), fontsize=11)
     fig.tight_layout()
     return _save(fig, path)
 
