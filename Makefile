@@ -43,7 +43,7 @@ regress: venv  ## run the CI sweep into runs/ci/, then compare its rankings with
 	$(PY) -m harness.regress runs/ci --baseline reports/baseline/rankings.json && exit $$sweep
 
 bench: venv  ## performance: harness vs plain TRL, reference-cache speed-up, scaling, cheap wins
-	$(PY) -m harness.bench
+	$(PY) -m bench.harness_vs_plain
 
 TUNE_ARGS ?=
 tune: venv  ## fair ranking: each method's grid on validation (1 seed), best config x 5 seeds, reports/tune/

@@ -19,33 +19,26 @@ from typing import Any
 from harness import measure, methods
 
 
-def max_steps(cfg: dict, method: methods.Method, kwargs: dict[str, Any]) -> int:
-    """Optimizer steps that fit cfg['budget']['train_flops'] for this method (at least one)."""
-    per_step = flops_per_step(cfg, method, kwargs)
+def max_steps(cfg: dict, method: methods.Method, kwargs: dict[str, Any], train_rows: list[dict], base_dir: str) -> int:
+    """Optimizer steps that fit cfg['budget']['train_flops'] for this method (at least one), from the job's
+    own view rows and base (nothing is reloaded)."""
+    from transformers import AutoTokenizer
+
+    tokens = measure.sequence_tokens(train_rows, method.view, AutoTokenizer.from_pretrained(base_dir),
+                                     kwargs.get("max_length"))
+    per_step = flops_per_step(method, kwargs, tokens, len(train_rows), non_embedding_params(base_dir))
     steps = max(1, int(float(cfg["budget"]["train_flops"]) // per_step))
     print(f"[budget] {cfg['method']['name']}: {per_step:.3g} FLOPs/step -> max_steps={steps} "
           f"for budget {float(cfg['budget']['train_flops']):.3g}", flush=True)
     return steps
 
 
-def flops_per_step(cfg: dict, method: methods.Method, kwargs: dict[str, Any]) -> float:
-    """One epoch's estimated FLOPs over its optimizer steps. Loads the data and the base's tokenizer and
-    config (the embedded base is built once and cached, so the job reuses it); no weights are loaded."""
-    from transformers import AutoTokenizer
-
-    from harness import data as datalib
-    from harness import models
-
-    canonical = datalib.load(cfg["data"])
-    rows = datalib.view(canonical, method.view, seed=cfg["seed"])
-    base_dir = models.resolve_base(cfg["model"], canonical, cfg["paths"]["cache_dir"])
-    tokenizer = AutoTokenizer.from_pretrained(base_dir)
-    tokens = measure.sequence_tokens(rows, method.view, tokenizer, kwargs.get("max_length"))
+def flops_per_step(method: methods.Method, kwargs: dict[str, Any], epoch_tokens: int, rows: int,
+                   n_non_embedding: int) -> float:
+    """One epoch's estimated FLOPs (epoch_tokens over `rows` view rows) divided by its optimizer steps."""
     batch = int(kwargs.get("per_device_train_batch_size", 8)) * int(kwargs.get("gradient_accumulation_steps", 1))
-    steps_per_epoch = math.ceil(len(rows) / batch)
-    epoch = measure.train_flops(method, non_embedding_params(base_dir), tokens,
-                                bool(kwargs.get("precompute_ref_log_probs")))
-    return epoch / steps_per_epoch
+    epoch = measure.train_flops(method, n_non_embedding, epoch_tokens, bool(kwargs.get("precompute_ref_log_probs")))
+    return epoch / math.ceil(rows / batch)
 
 
 def non_embedding_params(base_dir: str) -> int:

@@ -16,7 +16,7 @@ import torch
 
 from harness.data.arabic import answer_matches
 from harness.data.encoding import encode, left_padded, prompt_ids
-from harness.models import fingerprint
+from harness.store import fingerprint, write_text
 
 SCORED = ("pref_accuracy", "pref_accuracy_norm", "chosen_nll", "exact_match")  # base_ columns
 
@@ -130,10 +130,7 @@ def base_quality(base, tokenizer, splits: dict[str, list[dict]], cfg: dict, devi
     for split in ("val", "test"):
         metrics, lp = score_split(base, tokenizer, splits[split], cfg, device, None)
         result[split] = {"metrics": metrics, "logps": lp}
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name("." + path.name + ".tmp")
-    tmp.write_text(json.dumps(result))
-    tmp.replace(path)
+    write_text(path, json.dumps(result))
     return result
 
 

@@ -22,7 +22,6 @@ from omegaconf import DictConfig, OmegaConf
 
 from harness import measure, methods, results
 
-HASH_EXCLUDE = ("paths", "force", "sweep_name", "hydra")  # output locations and run-control flags
 
 
 class InputError(Exception):
@@ -98,32 +97,20 @@ class Job:
         return Path(self.cfg["paths"]["cache_dir"])
 
     def method_args(self) -> tuple[methods.Method, dict[str, Any]]:
-        """The method's registry entry and the full TRL argument dict, validated."""
-        name = self.cfg["method"]["name"]
-        method = methods.get(name)
-        kwargs = methods.trl_kwargs(self.cfg["method"], self.cfg["trainer"])
-        methods.validate(name, kwargs)
-        if (self.cfg.get("budget") or {}).get("train_flops"):  # compute-matched: steps from a FLOP budget
-            from harness import budget
-
-            kwargs["max_steps"] = budget.max_steps(self.cfg, method, kwargs)
-        kwargs |= {
-            "output_dir": str(self.out_dir / ".trainer" / self.run_id),
-            "seed": self.cfg["seed"], "data_seed": self.cfg["seed"],
-            "bf16": self.dtype == "bfloat16", "fp16": self.dtype == "float16",
-            "use_cpu": self.device == "cpu",
-            "gradient_checkpointing": bool(self.model_cfg.get("gradient_checkpointing")),
-            "model_init_kwargs": {"dtype": self.dtype},
-        }
-        kwargs.setdefault("disable_tqdm", not sys.stderr.isatty())  # bars in a terminal, not in CI logs
-        if method.min_batch > kwargs.get("per_device_train_batch_size", 8):
-            raise methods.ConfigError(f"method={name} needs per_device_train_batch_size >= {method.min_batch}")
+        """The method's registry entry and its validated TRL arguments; the row records what was asked."""
+        method, kwargs = methods.job_kwargs(self.cfg, str(self.out_dir / ".trainer" / self.run_id), self.device,
+                                            self.dtype)
         self.row |= {"trainer": method.trainer.split(":")[1], "learning_rate": kwargs.get("learning_rate"),
-                     "beta": kwargs.get("beta"), "epochs": float(kwargs.get("num_train_epochs", 1)),
-                     "hparams_json": json.dumps(methods.trl_kwargs(self.cfg["method"], self.cfg["trainer"])
-                                                | ({"max_steps": kwargs["max_steps"]} if "max_steps" in kwargs else {}),
-                                                sort_keys=True)}
+                     "beta": kwargs.get("beta"), "epochs": float(kwargs.get("num_train_epochs", 1))}
+        self.record_hparams(kwargs)
         return method, kwargs
+
+    def record_hparams(self, kwargs: dict[str, Any]) -> None:
+        """The TRL arguments from the config (shared trainer args and the method node), plus max_steps when a
+        compute budget set it; not what the job itself decides (output dir, seeds, precision)."""
+        asked = methods.trl_kwargs(self.cfg["method"], self.cfg["trainer"])
+        self.row["hparams_json"] = json.dumps(asked | ({"max_steps": kwargs["max_steps"]} if "max_steps" in kwargs
+                                                       else {}), sort_keys=True)
 
     def reject(self, exc: Exception) -> str:
         """Bad input: one paragraph, no traceback, nothing written. A single run exits 2; in a multirun
@@ -138,34 +125,6 @@ class Job:
         raise SystemExit(2)
 
     # ----------------------------------------------------------------------------------- measuring
-    def record_training(self, trainer, callback: measure.MeasureCallback, method: methods.Method,
-                        kwargs: dict, canonical, train_rows: list[dict]) -> None:
-        epochs = float(kwargs.get("num_train_epochs", 1))
-        if kwargs.get("max_steps", -1) > 0:  # a step budget ends mid-epoch: count the epochs actually run
-            epochs = float(trainer.state.epoch or epochs)
-            self.row["epochs"] = epochs
-        tokens = int(epochs * measure.sequence_tokens(train_rows, method.view, trainer.processing_class,
-                                                      kwargs.get("max_length")))
-        model = trainer.accelerator.unwrap_model(trainer.model)
-        n, n_ne = measure.non_embedding_params(model)
-        flops = measure.train_flops(method, n_ne, tokens, bool(kwargs.get("precompute_ref_log_probs")))
-        peak, source = measure.peak_flops(self.cfg["hardware"], self.device, self.cache_dir)
-        secs = self.row["train_seconds"]
-        mem, kind = measure.peak_memory_mb(self.device)
-        self.row |= {
-            "train_samples": len(canonical.train), "train_examples": len(train_rows),
-            "optimizer_steps": int(trainer.state.global_step), "train_tokens": tokens,
-            "samples_per_second": len(canonical.train) * epochs / secs, "tokens_per_second": tokens / secs,
-            "n_params": n, "n_params_non_embedding": n_ne, "train_flops": flops,
-            "achieved_flops_per_s": flops / secs, "peak_flops": peak, "peak_flops_source": source,
-            "mfu": flops / secs / peak, "peak_memory_mb": mem, "memory_kind": kind,
-            "loss_steps": callback.loss_steps, "loss_values": callback.loss_values,
-            "initial_loss": callback.loss_values[0] if callback.loss_values else None,
-            "final_loss": callback.loss_values[-1] if callback.loss_values else None,
-            "dataset_fingerprint": canonical.fingerprint(),
-            **measure.step_stats(callback.step_times, self.cfg["measure"]["warmup_steps"]),
-        }
-
     def base_quality(self, base, tokenizer, canonical, base_dir) -> dict:
         from harness import evaluate, models
 
@@ -201,9 +160,9 @@ def quiet_progress_bars() -> None:
 
 
 def run_id_of(plain: dict) -> str:
-    from harness.models import fingerprint
+    from harness.store import config_hash
 
-    return fingerprint({k: v for k, v in plain.items() if k not in HASH_EXCLUDE})
+    return config_hash(plain)
 
 
 def pick_device(hw: dict) -> tuple[str, str]:

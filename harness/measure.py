@@ -27,6 +27,7 @@ from transformers import TrainerCallback
 
 from harness.data.encoding import encode, left_padded, prompt_ids
 from harness.methods import Method
+from harness.store import write_text
 
 
 def sync(device: str) -> None:
@@ -84,6 +85,8 @@ class MeasureCallback(TrainerCallback):
 
     def on_step_end(self, args, state, control, **kw):
         self.step_times.append(now(self.device) - self._t)
+        if state.max_steps and state.global_step >= state.max_steps:
+            control.should_log = True  # the last step's loss is logged even off the logging_steps grid
 
     def on_log(self, args, state, control, logs=None, **kw):
         logs = logs or {}
@@ -95,6 +98,33 @@ class MeasureCallback(TrainerCallback):
         if "loss" in logs:
             self.loss_steps.append(int(state.global_step))
             self.loss_values.append(float(logs["loss"]))
+
+
+def training_figures(trainer, callback: MeasureCallback, method: Method, kwargs: dict, train_pairs: int,
+                     train_rows: list[dict], train_seconds: float, cfg: dict, device: str, train_output=None) -> dict:
+    """Row fields of a finished training run: sizes, tokens, FLOPs and MFU, throughput, memory, the loss
+    curve and step-time statistics. `cfg` is the job's resolved config (hardware, measure, paths)."""
+    epochs = float(kwargs.get("num_train_epochs", 1))
+    if kwargs.get("max_steps", -1) > 0:  # a step budget ends mid-epoch: count the epochs actually run
+        epochs = float(trainer.state.epoch or epochs)
+    tokens = int(epochs * sequence_tokens(train_rows, method.view, trainer.processing_class, kwargs.get("max_length")))
+    n, n_ne = non_embedding_params(trainer.accelerator.unwrap_model(trainer.model))
+    flops = train_flops(method, n_ne, tokens, bool(kwargs.get("precompute_ref_log_probs")))
+    peak, source = peak_flops(cfg["hardware"], device, Path(cfg["paths"]["cache_dir"]))
+    mem, kind = peak_memory_mb(device)
+    losses = callback.loss_values or ([float(train_output.training_loss)] if train_output is not None else [])
+    return {
+        "epochs": epochs, "train_samples": train_pairs, "train_examples": len(train_rows),
+        "optimizer_steps": int(trainer.state.global_step), "train_tokens": tokens,
+        "samples_per_second": train_pairs * epochs / train_seconds, "tokens_per_second": tokens / train_seconds,
+        "n_params": n, "n_params_non_embedding": n_ne, "train_flops": flops,
+        "achieved_flops_per_s": flops / train_seconds, "peak_flops": peak, "peak_flops_source": source,
+        "mfu": flops / train_seconds / peak, "peak_memory_mb": mem, "memory_kind": kind,
+        "loss_steps": callback.loss_steps or ([int(trainer.state.global_step)] if losses else []),
+        "loss_values": losses, "initial_loss": losses[0] if losses else None,
+        "final_loss": losses[-1] if losses else None,
+        **step_stats(callback.step_times, cfg["measure"]["warmup_steps"]),
+    }
 
 
 def step_stats(step_times: list[float], warmup_steps: int) -> dict[str, Any]:
@@ -152,8 +182,7 @@ def peak_flops(hardware: dict, device: str, cache_dir: Path) -> tuple[float, str
         a @ b
         reps += 1
     best = 2 * n**3 * reps / (now(device) - t0)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text(json.dumps({"flops": best, "n": n, "dtype": str(dtype), "threads": threads}))
+    write_text(path, json.dumps({"flops": best, "n": n, "dtype": str(dtype), "threads": threads}))
     return best, "probe"
 
 
@@ -201,6 +230,9 @@ def inference_benchmark(model, tokenizer, prompts: list[Any], cfg: dict, device:
 
 
 # ---------------------------------------------------------------------------------------- sanity flags
+MIN_EVAL_PAIRS = 100  # below this, a 95% binomial interval on an accuracy is wider than +-0.10
+
+
 def sanity_flags(row: dict[str, Any]) -> list[str]:
     """Anything a sceptical reader would question, stated in the row itself."""
     flags = []
@@ -216,6 +248,10 @@ def sanity_flags(row: dict[str, Any]) -> list[str]:
         flags.append("final_loss_zero: a final loss of exactly 0")
     if (row.get("optimizer_steps") or 0) < 3:
         flags.append("few_steps: fewer than 3 optimizer steps")
+    pairs = row.get("eval_pairs")
+    if pairs is not None and pairs < MIN_EVAL_PAIRS:
+        flags.append(f"small_eval: {pairs} held-out test pairs (< {MIN_EVAL_PAIRS}): one pair moves accuracy by "
+                     f"{100 / max(pairs, 1):.1f} points, too coarse to compare methods")
     return flags
 
 

@@ -10,6 +10,7 @@ import dataclasses
 import difflib
 import importlib
 import os
+import sys
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -83,6 +84,27 @@ def validate(name: str, kwargs: dict[str, Any]) -> None:
     for key, ok in checks.items():
         if key in kwargs and kwargs[key] is not None and not ok(kwargs[key]):
             raise ConfigError(f"method.{key}={kwargs[key]} is out of range for method={name}")
+
+
+def job_kwargs(cfg: dict[str, Any], output_dir: str, device: str, dtype: str) -> tuple[Method, dict[str, Any]]:
+    """The method's registry entry and every TRL argument of one job (validated): the method node over the
+    shared trainer args, then what the job decides (output dir, seeds, precision, device)."""
+    name = cfg["method"]["name"]
+    method = get(name)
+    kwargs = trl_kwargs(cfg["method"], cfg["trainer"])
+    validate(name, kwargs)
+    if method.min_batch > kwargs.get("per_device_train_batch_size", 8):
+        raise ConfigError(f"method={name} needs per_device_train_batch_size >= {method.min_batch} "
+                          f"(got {kwargs.get('per_device_train_batch_size')}): its loss pairs each row with "
+                          "another row of the same batch")
+    kwargs |= {
+        "output_dir": output_dir, "seed": cfg["seed"], "data_seed": cfg["seed"],
+        "bf16": dtype == "bfloat16", "fp16": dtype == "float16", "use_cpu": device == "cpu",
+        "gradient_checkpointing": bool(cfg["model"].get("gradient_checkpointing")),
+        "model_init_kwargs": {"dtype": dtype},
+    }
+    kwargs.setdefault("disable_tqdm", not sys.stderr.isatty())  # bars in a terminal, not in CI logs
+    return method, kwargs
 
 
 def build_trainer(method: Method, kwargs: dict[str, Any], base_dir: str, rows: list[dict], lora: dict | None,

@@ -6,18 +6,17 @@ checkpoint directory / hub id, all loaded through the same `from_pretrained` pat
 
 from __future__ import annotations
 
-import hashlib
 import json
 import math
-import os
 import random
-import shutil
 from pathlib import Path
 from typing import Any, Iterable
 
 import torch
 from tokenizers import Tokenizer, decoders, models, pre_tokenizers, trainers
-from transformers import AutoConfig, AutoModelForCausalLM, PreTrainedTokenizerFast, Qwen3Config
+from transformers import AutoModelForCausalLM, PreTrainedTokenizerFast, Qwen3Config
+
+from harness.store import atomic_path, fingerprint
 
 SPECIALS = ["<|endoftext|>", "<|im_start|>", "<|im_end|>"]
 # A minimal ChatML template (Qwen's layout without tools/thinking) so conversational rows work offline.
@@ -25,12 +24,6 @@ CHAT_TEMPLATE = (
     "{% for message in messages %}<|im_start|>{{ message['role'] }}\n{{ message['content'] }}<|im_end|>\n"
     "{% endfor %}{% if add_generation_prompt %}<|im_start|>assistant\n{% endif %}"
 )
-
-
-def fingerprint(obj: Any) -> str:
-    """Stable short hash of any JSON-serialisable object (config dicts, row lists)."""
-    blob = json.dumps(obj, sort_keys=True, ensure_ascii=False, default=str).encode()
-    return hashlib.sha256(blob).hexdigest()[:16]
 
 
 def train_tokenizer(texts: Iterable[str], vocab_size: int) -> PreTrainedTokenizerFast:
@@ -110,15 +103,10 @@ def build_embedded(model_cfg: dict, train_rows: list[dict], cache_dir: Path) -> 
     model = AutoModelForCausalLM.from_config(tiny_config(dict(model_cfg["architecture"]), tokenizer))
     lm_pairs = [(_flat(r["prompt"]), _flat(r[k])) for r in train_rows for k in ("chosen", "rejected")]
     curve = pretrain(model, tokenizer, lm_pairs, dict(model_cfg["pretrain"]))
-    tmp = out.with_name("." + out.name + f".tmp{os.getpid()}")
-    shutil.rmtree(tmp, ignore_errors=True)
-    model.save_pretrained(tmp)
-    tokenizer.save_pretrained(tmp)
-    (tmp / "pretrain.json").write_text(json.dumps({"epoch_loss": curve, "key": key}, indent=1))
-    try:
-        os.replace(tmp, out)
-    except OSError:  # another job built it first; theirs is identical
-        shutil.rmtree(tmp, ignore_errors=True)
+    with atomic_path(out) as tmp:  # another job may build it first: theirs is identical
+        model.save_pretrained(tmp)
+        tokenizer.save_pretrained(tmp)
+        (tmp / "pretrain.json").write_text(json.dumps({"epoch_loss": curve, "key": key}, indent=1))
     return out
 
 
@@ -142,10 +130,9 @@ def build_random_init(model_cfg: dict, train_rows: list[dict], cache_dir: Path) 
     config = Qwen3Config(bos_token_id=None, eos_token_id=tokenizer.eos_token_id, pad_token_id=tokenizer.pad_token_id, **arch)
     torch.manual_seed(0)
     model = AutoModelForCausalLM.from_config(config, dtype=torch.bfloat16)
-    tmp = out.with_name("." + out.name + f".tmp{os.getpid()}")
-    model.save_pretrained(tmp)
-    tokenizer.save_pretrained(tmp)
-    os.replace(tmp, out)
+    with atomic_path(out) as tmp:
+        model.save_pretrained(tmp)
+        tokenizer.save_pretrained(tmp)
     return out
 
 

@@ -20,12 +20,12 @@ from __future__ import annotations
 
 import hashlib
 import json
-import os
-import shutil
 import sys
 from functools import lru_cache
 from pathlib import Path
 from typing import Any
+
+from harness.store import atomic_path, fingerprint
 
 # Columns TRL's precompute adds, per trainer (KTO's KL column only when its KL term is on).
 REF_COLUMNS = ("ref_chosen_logps", "ref_rejected_logps", "ref_logps", "ref_KL_logps")
@@ -84,7 +84,7 @@ def cache_key(trainer: Any, dataset: Any) -> str:
         "kl": getattr(trainer, "calculate_KL", None),
         "version": 1,
     }
-    return hashlib.sha256(json.dumps(parts, sort_keys=True).encode()).hexdigest()[:16]
+    return fingerprint(parts)
 
 
 def content_hash(dataset: Any) -> str:
@@ -100,13 +100,8 @@ def content_hash(dataset: Any) -> str:
 
 def save_atomic(columns: Any, path: Path) -> None:
     """Write to a private temp directory, then rename: jobs running side by side never read half an entry."""
-    tmp = path.with_name(f".{path.name}.tmp{os.getpid()}")
-    shutil.rmtree(tmp, ignore_errors=True)
-    columns.save_to_disk(str(tmp))
-    try:
-        os.replace(tmp, path)
-    except OSError:  # another job stored the same entry first; theirs is identical
-        shutil.rmtree(tmp, ignore_errors=True)
+    with atomic_path(path) as tmp:  # another job may store the same entry first: theirs is identical
+        columns.save_to_disk(str(tmp))
 
 
 def entries(cache_dir: Path) -> list[Path]:

@@ -16,31 +16,26 @@ sweep, and only orderings with a large baseline gap are checked. Exit codes: 0 p
 from __future__ import annotations
 
 import argparse
-import hashlib
 import json
 import math
 import sys
 from datetime import datetime, timezone
 from itertools import combinations
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any
 
 import pandas as pd
 from omegaconf import OmegaConf
 
+from harness import CONF_DIR, metrics, require_checkout
 from harness.results import load_runs
 from harness.stats import mean_ci, paired_difference, shared_ranks
+from harness.store import config_hash, config_identity
 
-ROOT = Path(__file__).resolve().parents[1]
-DEFAULT_CONFIG = ROOT / "conf" / "regress.yaml"
+DEFAULT_CONFIG = CONF_DIR / "regress.yaml"
 BASELINE_FORMAT = 1
 VERSION_COLUMNS = ("torch_version", "transformers_version", "trl_version", "datasets_version", "python_version")
 IDENTITY = ("dataset", "dataset_fingerprint", "model")  # the baseline only speaks for these
-
-# Metrics that are not a column: computed per row from columns.
-DERIVED: dict[str, Callable[[pd.DataFrame], pd.Series]] = {
-    "pref_gain_per_pflop": lambda df: df["pref_accuracy_gain"] / (df["train_flops"] / 1e15),
-}
 
 
 class Unusable(Exception):
@@ -55,16 +50,12 @@ def ok_rows(runs_dir: Path) -> pd.DataFrame:
     df = df[df["status"] == "ok"]
     if df.empty:
         raise Unusable(f"no ok rows under {runs_dir}: run the sweep first (python -m harness.train -m sweep=ci)")
-    df = df.sort_values("finished_at").drop_duplicates(["method", "seed"], keep="last")
+    df = metrics.derive(df.sort_values("finished_at").drop_duplicates(["method", "seed"], keep="last"))
     for col in IDENTITY:
         if df[col].nunique(dropna=False) > 1:
             raise Unusable(f"{runs_dir} mixes several {col} values ({sorted(map(str, df[col].unique()))}); "
                            "point it at one sweep's directory")
     return df
-
-
-def metric_values(df: pd.DataFrame, name: str) -> pd.Series:
-    return DERIVED[name](df) if name in DERIVED else df[name].astype(float)
 
 
 def per_seed(df: pd.DataFrame, values: pd.Series) -> dict[str, dict[int, float]]:
@@ -86,25 +77,25 @@ def as_ratios(values: dict[str, dict[int, float]], reference: str) -> dict[str, 
 
 
 # ------------------------------------------------------------------------------------- summary
-def summarize_metric(df: pd.DataFrame, name: str, spec: dict, reference: str) -> dict[str, Any]:
-    values = per_seed(df, metric_values(df, name))
-    if spec["kind"] == "timing":
+def summarize_metric(df: pd.DataFrame, name: str, reference: str) -> dict[str, Any]:
+    kind, hib = metrics.get(name).kind, metrics.higher_is_better(name)
+    values = per_seed(df, pd.to_numeric(df[name], errors="coerce").astype(float))
+    if kind == "timing":
         values = as_ratios(values, reference)
     estimates = {m: mean_ci(list(v.values())) for m, v in sorted(values.items())}
-    ranks = shared_ranks(estimates, spec.get("higher_is_better", True))
+    ranks = shared_ranks(estimates, hib)
     methods = {m: {"mean": e.mean, "lo": e.lo, "hi": e.hi, "n": e.n, "rank": ranks.get(m),
                    "values": {str(s): v for s, v in sorted(values[m].items())}} for m, e in estimates.items()}
     pairs = {}
     for a, b in combinations(sorted(m for m in methods if values[m]), 2):
         est, sig = paired_difference(values[a], values[b])
         pairs[f"{a}|{b}"] = {"diff": est.mean, "lo": est.lo, "hi": est.hi, "significant": sig}
-    return {"kind": spec["kind"], "higher_is_better": spec.get("higher_is_better", True),
-            "unit": f"ratio to {reference}" if spec["kind"] == "timing" else None,
+    return {"kind": kind, "higher_is_better": hib, "unit": f"ratio to {reference}" if kind == "timing" else None,
             "methods": methods, "pairs": pairs}
 
 
 def summarize(df: pd.DataFrame, cfg: dict) -> dict[str, Any]:
-    return {name: summarize_metric(df, name, spec, cfg["timing_reference"]) for name, spec in cfg["metrics"].items()}
+    return {name: summarize_metric(df, name, cfg["timing_reference"]) for name in cfg["metrics"]}
 
 
 def provenance(df: pd.DataFrame) -> dict[str, Any]:
@@ -113,6 +104,7 @@ def provenance(df: pd.DataFrame) -> dict[str, Any]:
     methods = {}
     for m, g in df.groupby("method"):
         methods[m] = {"config_hashes": sorted({_config_hash(c) for c in g["config_json"]}),
+                      "config": _flat(config_identity(json.loads(g["config_json"].iloc[0]), without_seed=True)),
                       "learning_rate": _one(g["learning_rate"]), "beta": _one(g["beta"]),
                       "seeds": sorted(int(s) for s in g["seed"])}
     return {"config": {"sweep": _one(df["sweep"]), **{c: first[c] for c in IDENTITY},
@@ -126,9 +118,24 @@ def _config_hash(config_json: str | None) -> str | None:
     """The resolved config without the seed and output paths: equal across a method's seeds."""
     if not config_json:
         return None
-    drop = ("seed", "paths", "sweep_name", "force", "hydra")
-    cfg = {k: v for k, v in json.loads(config_json).items() if k not in drop}
-    return hashlib.sha256(json.dumps(cfg, sort_keys=True).encode()).hexdigest()[:16]
+    return config_hash(json.loads(config_json), without_seed=True)
+
+
+def _flat(tree: Any, prefix: str = "") -> dict[str, Any]:
+    """A nested config as dotted keys (`method.learning_rate`), so a change can be named key by key."""
+    if not isinstance(tree, dict):
+        return {prefix: tree}
+    out: dict[str, Any] = {}
+    for k, v in tree.items():
+        out |= _flat(v, f"{prefix}.{k}" if prefix else str(k))
+    return out
+
+
+def config_changes(was: dict[str, Any], now: dict[str, Any], limit: int = 6) -> str:
+    """`key old -> new` for every dotted key that differs, the first `limit` of them named."""
+    keys = sorted(k for k in set(was) | set(now) if was.get(k, "<absent>") != now.get(k, "<absent>"))
+    text = ", ".join(f"{k} {was.get(k, '<absent>')} -> {now.get(k, '<absent>')}" for k in keys[:limit])
+    return text + (f" and {len(keys) - limit} more" if len(keys) > limit else "")
 
 
 def _one(series: pd.Series) -> Any:
@@ -247,7 +254,7 @@ def compare(base: dict, new: dict, cfg: dict) -> list[dict]:
         if name not in base["metrics"]:
             continue  # a metric added to the config after the baseline: nothing to compare yet
         base_metric, new_metric = base["metrics"][name], new[name]
-        label = f"{name}/{cfg['timing_reference']}" if spec["kind"] == "timing" else name
+        label = f"{name}/{cfg['timing_reference']}" if base_metric["kind"] == "timing" else name
         for pair in sorted(base_metric["pairs"], key=lambda p: _pair_key(better_first(p, base_metric), base_metric)):
             row = compare_pair(label, pair, base_metric["pairs"][pair], new_metric["pairs"].get(pair), base_metric,
                                spec, cfg)
@@ -283,9 +290,15 @@ def version_notes(base: dict, df: pd.DataFrame) -> list[str]:
              for lib, was in base["versions"].items() if lib != "git_commit" and was != now["versions"].get(lib, [])]
     for m, was in base["config"]["methods"].items():
         cur = now["config"]["methods"].get(m)
-        if cur and cur["config_hashes"] != was["config_hashes"]:
-            notes.append(f"note: {m}'s config changed since the baseline (lr {was['learning_rate']} -> "
-                         f"{cur['learning_rate']}, beta {was['beta']} -> {cur['beta']})")
+        if not cur or cur["config_hashes"] == was["config_hashes"]:
+            continue
+        if "config" in was:
+            changes = config_changes(was["config"], cur["config"])
+            if changes:
+                notes.append(f"note: {m}'s config differs from the baseline's: {changes}")
+        else:
+            notes.append(f"note: {m}'s config hash differs from the baseline's, which predates per-key configs "
+                         "and cannot say which key changed (refresh it with `make baseline`)")
     return notes
 
 
@@ -342,6 +355,8 @@ def main(argv: list[str] | None = None) -> int:
     mode.add_argument("--write-baseline", type=Path, help="write the runs' rankings to this file")
     p.add_argument("--config", type=Path, default=DEFAULT_CONFIG, help="metrics and tolerances (conf/regress.yaml)")
     args = p.parse_args(argv)
+    if args.config == DEFAULT_CONFIG:
+        require_checkout()
     try:
         cfg = load_config(args.config)
         if args.write_baseline:

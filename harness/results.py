@@ -8,8 +8,6 @@ Nothing else passes between them.
 
 from __future__ import annotations
 
-import json
-import os
 import sys
 from pathlib import Path
 from typing import Any
@@ -18,17 +16,17 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.parquet as pq
 
+from harness import metrics
+from harness.store import atomic_path
+
 SCHEMA_VERSION = 2
 
 _F64, _I64, _STR, _BOOL = pa.float64(), pa.int64(), pa.string(), pa.bool_()
-_QUALITY = [  # computed on the held-out test split (unprefixed) and on the validation split (val_ prefix)
-    ("pref_accuracy", _F64, "share of held-out pairs where the policy gives chosen a higher summed log-prob than rejected"),
-    ("pref_accuracy_norm", _F64, "same with log-probs averaged per completion token (length-normalised)"),
-    ("reward_margin", _F64, "mean of report_beta*[(log pi(c)-log pi_base(c)) - (log pi(r)-log pi_base(r))], one beta for all methods"),
-    ("chosen_nll", _F64, "mean per-token negative log-likelihood of held-out chosen completions (nats)"),
-    ("exact_match", _F64, "share of held-out verifiable questions whose greedy answer, normalised, equals the reference; null if none"),
-    ("kl_to_base", _F64, "sampled estimate of KL(policy || base) per completion token on held-out prompts (nats)"),
-]
+
+
+def _metric(name: str, dtype: pa.DataType) -> tuple[str, pa.DataType, str]:
+    """A row column that is a metric: its documentation lives in harness.metrics' table."""
+    return name, dtype, metrics.get(name).doc
 
 FIELDS: list[tuple[str, pa.DataType, str]] = [
     # identity
@@ -65,54 +63,53 @@ FIELDS: list[tuple[str, pa.DataType, str]] = [
     ("train_samples", _I64, "preference pairs in the train split; samples are counted per pair for every method"),
     ("train_examples", _I64, "rows of the method's view (sft: pairs, pairwise: pairs, kto: 2 x pairs)"),
     ("epochs", _F64, "training epochs"),
-    ("optimizer_steps", _I64, "optimizer steps taken"),
-    ("train_tokens", _I64, "non-padding tokens the policy processed in training (chosen + rejected for pairwise; KL pass excluded)"),
+    _metric("optimizer_steps", _I64),
+    _metric("train_tokens", _I64),
     # timings (seconds)
-    ("setup_seconds", _F64, "model load + tokenization + reference log-prob precompute, before trainer.train()"),
-    ("train_seconds", _F64, "wall time of trainer.train() only"),
+    _metric("setup_seconds", _F64),
+    _metric("train_seconds", _F64),
     ("warmup_seconds", _F64, "wall time of the first warmup_steps optimizer steps (inside train_seconds, reported apart)"),
     ("warmup_steps", _I64, "how many first steps count as warm-up"),
-    ("step_time_median_s", _F64, "median optimizer-step wall time after warm-up"),
+    _metric("step_time_median_s", _F64),
     ("step_time_p95_s", _F64, "95th percentile optimizer-step wall time after warm-up"),
-    ("eval_seconds", _F64, "held-out quality evaluation time (never counted as training)"),
+    _metric("eval_seconds", _F64),
     ("infer_seconds", _F64, "inference benchmark wall time including warm-up"),
     # throughput
-    ("samples_per_second", _F64, "pairs x epochs / train_seconds"),
-    ("tokens_per_second", _F64, "train_tokens / train_seconds"),
+    _metric("samples_per_second", _F64),
+    _metric("tokens_per_second", _F64),
     # memory
-    ("peak_memory_mb", _F64, "job peak memory: RSS high-water mark (CPU, reset at job start) or torch.cuda.max_memory_allocated (GPU)"),
+    _metric("peak_memory_mb", _F64),
     ("memory_kind", _STR, "'rss_hwm' or 'cuda_max_allocated'"),
     # compute
     ("n_params", _I64, "policy parameters"),
     ("n_params_non_embedding", _I64, "policy parameters without the token embedding (N in the FLOP formula)"),
-    ("train_flops", _F64, "estimated training FLOPs: 6N per policy token + 2N per reference-forward token (+ KTO KL pass)"),
+    _metric("train_flops", _F64),
     ("achieved_flops_per_s", _F64, "train_flops / train_seconds"),
     ("peak_flops", _F64, "peak FLOP/s used for MFU"),
     ("peak_flops_source", _STR, "'config' (hardware yaml) or 'probe' (measured matmul, cached per machine)"),
-    ("mfu", _F64, "achieved_flops_per_s / peak_flops"),
+    _metric("mfu", _F64),
     # losses (each objective's own scale: never compare across methods)
-    ("initial_loss", _F64, "first logged training loss"),
-    ("final_loss", _F64, "last logged training loss"),
+    _metric("initial_loss", _F64),
+    _metric("final_loss", _F64),
     ("loss_steps", pa.list_(_I64), "optimizer step of each logged loss"),
     ("loss_values", pa.list_(_F64), "logged training loss curve"),
     # inference benchmark
-    ("infer_tokens_per_second", _F64, "generated tokens (each sequence up to its EOS) / second, greedy generate with KV cache, warm-up excluded; depends on how long the model's answers are"),
-    ("infer_latency_ms_mean", _F64, "mean latency of one generate() call (one batch)"),
+    _metric("infer_tokens_per_second", _F64),
+    _metric("infer_latency_ms_mean", _F64),
     ("infer_latency_ms_p50", _F64, "median latency of one generate() call (one batch)"),
-    ("infer_latency_ms_p95", _F64, "95th percentile latency of one generate() call"),
-    ("infer_runs", _I64, "timed generate() calls"),
+    _metric("infer_latency_ms_p95", _F64),
+    _metric("infer_runs", _I64),
     ("infer_batch_size", _I64, "prompts per generate() call"),
     ("infer_max_new_tokens", _I64, "max_new_tokens per generate() call"),
     # quality
     ("report_beta", _F64, "the fixed beta used for reward_margin in every row"),
     ("eval_pairs", _I64, "held-out test pairs evaluated"),
     ("eval_em_questions", _I64, "held-out test verifiable questions for exact match"),
-    *_QUALITY,
-    *[("val_" + n, t, c.replace("held-out", "validation")) for n, t, c in _QUALITY],
-    *[("base_" + n, t, "the base model's " + n + " (test split)") for n, t, _ in _QUALITY
-      if n not in ("kl_to_base", "reward_margin")],  # both are 0 for the base by definition
-    ("pref_accuracy_gain", _F64, "pref_accuracy - base_pref_accuracy"),
-    ("exact_match_gain", _F64, "exact_match - base_exact_match"),
+    *[_metric(m.name, _F64) for m in metrics.QUALITY],
+    *[_metric("val_" + m.name, _F64) for m in metrics.QUALITY],
+    *[_metric("base_" + n, _F64) for n in metrics.BASE_SCORED],
+    _metric("pref_accuracy_gain", _F64),
+    _metric("exact_match_gain", _F64),
     # sanity
     ("flags", pa.list_(_STR), "implausible-number warnings (see harness.measure.sanity_flags)"),
 ]
@@ -129,12 +126,9 @@ def write_row(row: dict[str, Any], directory: Path) -> Path:
         raise KeyError(f"row has fields the schema does not define: {sorted(unknown)}")
     full = {n: row.get(n) for n in COLUMNS} | {"schema_version": SCHEMA_VERSION}
     table = pa.Table.from_pylist([full], schema=SCHEMA)
-    directory = Path(directory)
-    directory.mkdir(parents=True, exist_ok=True)
-    final = directory / f"{row['run_id']}.parquet"
-    tmp = directory / f".{row['run_id']}.{os.getpid()}.tmp"
-    pq.write_table(table, tmp)
-    os.replace(tmp, final)
+    final = Path(directory) / f"{row['run_id']}.parquet"
+    with atomic_path(final) as tmp:
+        pq.write_table(table, tmp)
     return final
 
 

@@ -50,6 +50,8 @@ def paired_difference(a: dict, b: dict, confidence: float = CONFIDENCE) -> tuple
         est = mean_ci([a[s] - b[s] for s in shared], confidence)
     else:
         xa, xb = np.asarray(list(a.values()), float), np.asarray(list(b.values()), float)
+        if min(len(xa), len(xb)) == 0:  # a method without values for this metric: nothing to compare
+            return Estimate(math.nan, math.nan, math.nan, 0), False
         if min(len(xa), len(xb)) < 2:
             return Estimate(float(xa.mean() - xb.mean()), math.nan, math.nan, 1), False
         res = stats.bootstrap((xa, xb), lambda u, v: np.mean(u) - np.mean(v), confidence_level=confidence,

@@ -10,16 +10,14 @@ from __future__ import annotations
 
 import re
 import sys
-import time
 import traceback
-from pathlib import Path
-from typing import Any
 
 import hydra
 from omegaconf import DictConfig
 
 from harness import data as datalib
-from harness import evaluate, measure, methods, models, results
+from harness import require_checkout
+from harness import budget, evaluate, measure, methods, models
 from harness.data.errors import DataError
 from harness.job import Job
 
@@ -37,15 +35,20 @@ def main(cfg: DictConfig) -> str | None:
     except (methods.ConfigError, DataError) as exc:
         return job.reject(exc)                              # one paragraph, nothing trained or written
     try:
+        if (job.cfg.get("budget") or {}).get("train_flops"):  # compute-matched: steps from a FLOP budget
+            kwargs["max_steps"] = budget.max_steps(job.cfg, method, kwargs, train_rows, base_dir)
+            job.record_hparams(kwargs)
         t0 = measure.now(job.device)
         trainer = methods.build_trainer(method, kwargs, base_dir, train_rows, job.model_cfg.get("lora"), job.cache_dir)
         callback = measure.MeasureCallback(job.device)
         trainer.add_callback(callback)
         job.row["setup_seconds"] = measure.now(job.device) - t0
         t0 = measure.now(job.device)
-        trainer.train()
+        output = trainer.train()
         job.row["train_seconds"] = measure.now(job.device) - t0
-        job.record_training(trainer, callback, method, kwargs, canonical, train_rows)
+        job.row |= measure.training_figures(trainer, callback, method, kwargs, len(canonical.train), train_rows,
+                                            job.row["train_seconds"], job.cfg, job.device, output)
+        job.row["dataset_fingerprint"] = canonical.fingerprint()
         if callback.diverged:
             return job.finish("diverged", callback.diverged)
         policy, base, tokenizer = models.eval_models(trainer, base_dir, job.device)
@@ -66,5 +69,6 @@ def open_method_overrides(argv: list[str]) -> list[str]:
 
 
 if __name__ == "__main__":
+    require_checkout()
     sys.argv = [sys.argv[0], *open_method_overrides(sys.argv[1:])]
     main()

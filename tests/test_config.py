@@ -49,14 +49,32 @@ def test_any_trl_field_can_be_overridden_from_the_command_line():
     (["method.learnin_rate=1e-3"], "Did you mean method.learning_rate"),
     (["method.learning_rate=-1e-3"], "out of range"),
     (["method.beta=0"], "out of range"),
-    (["method=kto", "method.per_device_train_batch_size=1"], None),
+    (["method=kto", "method.per_device_train_batch_size=1"], "needs per_device_train_batch_size >= 2"),
 ])
-def test_bad_method_arguments_are_rejected(override, message):
+def test_bad_method_arguments_are_rejected(override, message, tmp_path):
     cfg = OmegaConf.to_container(compose_cfg(override), resolve=True)
-    name = cfg["method"]["name"]
-    kwargs = methods.trl_kwargs(cfg["method"], cfg["trainer"])
-    if message is None:  # KTO's batch-size floor is checked by Job.method_args; the registry holds it
-        assert kwargs["per_device_train_batch_size"] < methods.get(name).min_batch
-        return
     with pytest.raises(methods.ConfigError, match=message):
-        methods.validate(name, kwargs)
+        methods.job_kwargs(cfg, str(tmp_path), "cpu", "float32")
+
+
+def test_sweep_presets_include_the_tuning_grids():
+    """conf/sweep/tune/<method>.yaml are composed by test_every_yaml_in_group_composes, as sweep=tune/<m>."""
+    assert {"tune/dpo", "tune/kto", "tune/confirm"} <= set(group_options("sweep"))
+
+
+def test_a_copied_package_without_conf_says_it_runs_from_its_checkout(tmp_path):
+    """A non-editable `pip install .` copies harness/ without the top-level conf/: the entry points say so in
+    one paragraph (exit 2) instead of a Hydra traceback."""
+    import shutil
+    import subprocess
+    import sys
+
+    from conftest import ROOT
+
+    shutil.copytree(ROOT / "harness", tmp_path / "site" / "harness", ignore=shutil.ignore_patterns("__pycache__"))
+    for module in ("harness.train", "harness.report"):
+        proc = subprocess.run([sys.executable, "-m", module], cwd=tmp_path, capture_output=True, text=True,
+                              env={"PYTHONPATH": str(tmp_path / "site"), "HF_HUB_OFFLINE": "1", "PATH": "/usr/bin"},
+                              timeout=120)
+        assert proc.returncode == 2, (module, proc.stderr[-800:])
+        assert "runs from its checkout" in proc.stderr and "Traceback" not in proc.stderr

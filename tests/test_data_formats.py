@@ -15,7 +15,6 @@ import pyarrow.parquet as pq
 import pytest
 
 from harness import data as datalib
-from harness.data import formats
 from harness.data.arabic import answer_matches, normalize_for_match, normalize_training
 from harness.data.errors import DataError
 from harness.results import load_runs

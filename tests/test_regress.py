@@ -63,7 +63,7 @@ def test_baseline_holds_ranks_intervals_config_and_versions(baseline: Path):
     assert acc["dpo"]["rank"] == "1" and acc["sft"]["rank"] == "5"
     assert acc["dpo"]["n"] == 3 and acc["dpo"]["lo"] <= acc["dpo"]["mean"] <= acc["dpo"]["hi"]
     assert base["metrics"]["pref_accuracy"]["pairs"]["dpo|sft"]["significant"]
-    assert set(base["metrics"]) >= {"pref_accuracy", "exact_match", "samples_per_second", "pref_gain_per_pflop"}
+    assert set(base["metrics"]) >= {"pref_accuracy", "exact_match", "samples_per_second", "quality_per_compute"}
     assert base["config"]["dataset_fingerprint"] == "fp-a" and base["versions"]["trl"] == ["1.16.0"]
     assert base["metrics"]["samples_per_second"]["methods"]["sft"]["mean"] == pytest.approx(1.0)
 
@@ -141,3 +141,15 @@ def test_a_method_without_ok_rows_fails(tmp_path: Path, baseline: Path, capsys):
     failed = [r | {"status": "failed"} if r["method"] == "kto" else r for r in rows()]
     assert check(write_dir(tmp_path / "new", failed), baseline) == 1
     assert any(l.split()[:2] == ["all", "kto"] and "MISSING" in l for l in capsys.readouterr().out.splitlines())
+
+
+def test_config_note_names_what_differs_and_is_silent_otherwise(tmp_path: Path, baseline: Path, capsys):
+    assert check(write_dir(tmp_path / "same", rows()), baseline) == 0
+    assert "config differs" not in capsys.readouterr().out
+    changed = rows()
+    for r in changed:
+        if r["method"] == "dpo":
+            r["config_json"] = json.dumps({"method": {"name": "dpo", "learning_rate": 3e-3}, "seed": r["seed"]})
+    check(write_dir(tmp_path / "changed", changed), baseline)
+    notes = [line for line in capsys.readouterr().out.splitlines() if "config differs" in line]
+    assert notes == ["note: dpo's config differs from the baseline's: method.learning_rate <absent> -> 0.003"]

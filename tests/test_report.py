@@ -16,7 +16,8 @@ import pandas as pd
 import pytest
 
 from harness.report.__main__ import load_config, main
-from harness.report.summary import card_efficiency, loss_reduction_rate, summarize
+from harness.metrics import card_efficiency, loss_reduction_rate
+from harness.report.summary import summarize
 from harness.results import load_runs, write_row
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -183,3 +184,37 @@ def test_csv_matches_table(tmp_path):
     render(write(tmp_path / "runs", rows), tmp_path / "out")
     df = pd.read_csv(tmp_path / "out/fake/csv/training_results.csv")
     assert df.loc[0, "samples_per_second_mean"] == pytest.approx(101.0) and df.loc[0, "n_seeds"] == 3
+
+
+def test_default_ci_and_adhoc_user_sweeps_all_render(tmp_path, capsys):
+    """A runs/ directory as a user leaves it: a default and a ci sweep, and an adhoc sweep of single jobs on
+    their own files (two datasets, one method without quality values, one failed). Every sweep renders;
+    the adhoc one gets a section per (dataset, model); nothing raises."""
+    rows = [fake_row(m, s, sweep=sw, dataset="arabic_mix") for sw in ("default", "ci")
+            for m in ("sft", "dpo", "kto") for s in (0, 1, 2)]
+    rows += [fake_row("dpo", 0, sweep="adhoc", dataset="file", run_id="a1"),
+             fake_row("cpo", 0, sweep="adhoc", dataset="file", run_id="a2", pref_accuracy=None,
+                      pref_accuracy_gain=None, exact_match=None, reward_margin=None, kl_to_base=None),
+             fake_row("kto", 0, sweep="adhoc", dataset="hub", model="/ckpt/qwen", run_id="a3"),
+             fake_row("sft", 1, sweep="adhoc", dataset="hub", model="/ckpt/qwen", run_id="a4", status="failed",
+                      error="RuntimeError: boom")]
+    runs = write(tmp_path / "runs", rows)
+    assert main([str(runs), "--out", str(tmp_path / "out")]) == 0
+    out = capsys.readouterr().out
+    for sweep in ("default", "ci"):
+        assert (tmp_path / "out" / sweep / "report.md").exists()
+    index = (tmp_path / "out" / "adhoc" / "report.md").read_text(encoding="utf-8")
+    sections = sorted(p.parent.name for p in (tmp_path / "out" / "adhoc").glob("*/report.md"))
+    assert sections == ["file__tiny-qwen3", "hub__ckpt-qwen"], sections
+    assert "file__tiny-qwen3/report.md" in index and "cannot be compared" in index
+    cpo = (tmp_path / "out" / "adhoc" / "file__tiny-qwen3" / "report.md").read_text(encoding="utf-8")
+    assert "| CPO |" in cpo and "n/a" in cpo
+    assert "adhoc" in out
+
+
+def test_unrenderable_sweep_gets_one_paragraph_and_exit_2(tmp_path, capsys):
+    """A sweep whose rows cannot be ranked (rank_by names a text column) is refused in one paragraph."""
+    runs = write(tmp_path / "runs", [fake_row("dpo", s) for s in (0, 1)])
+    assert main([str(runs), "--out", str(tmp_path / "out"), "report.rank_by=trainer"]) == 2
+    err = capsys.readouterr().err
+    assert "Traceback" not in err and "report.rank_by='trainer'" in err and len(err.strip().splitlines()) == 1

@@ -77,6 +77,19 @@ def test_forced_nan_ends_as_diverged_and_the_sweep_goes_on(cache_dir, runs_dir):
     out = run_cli("harness.train", ["-m", "method=sft", "method.learning_rate=1e12,1e-3", "sweep_name=diverge"],
                   runs_dir, cache_dir)
     df = results.load_runs(runs_dir).set_index("learning_rate")
-    assert df.loc[1e12, "status"] == "diverged" and "nan" in df.loc[1e12, "error"].lower() + "inf"
+    assert df.loc[1e12, "status"] == "diverged" and any(w in df.loc[1e12, "error"].lower() for w in ("nan", "inf"))
     assert df.loc[1e-3, "status"] == "ok"
     assert out.returncode != 0 and "diverged=1" in out.stdout
+
+
+def test_short_run_keeps_its_final_loss_and_flags_a_tiny_held_out_set(cache_dir, runs_dir):
+    """Fewer optimizer steps than logging_steps: the last step's loss is still recorded (not NaN); a held-out
+    test split of 4 pairs raises the small_eval flag with its threshold."""
+    out = run_cli("harness.train", ["method=dpo", "data.max_train_pairs=16", "trainer.logging_steps=50",
+                                    "data.max_test_pairs=4"], runs_dir, cache_dir)
+    assert out.returncode == 0, out.stderr[-3000:]
+    row = results.load_runs(runs_dir).iloc[0]
+    assert row.optimizer_steps == 2 and list(row.loss_steps) == [2]
+    assert math.isfinite(row.final_loss) and row.final_loss == row.loss_values[-1]
+    assert row.eval_pairs == 4
+    assert any(f.startswith("small_eval: 4 held-out test pairs (< 100)") for f in row["flags"]), row["flags"]

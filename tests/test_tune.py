@@ -16,6 +16,7 @@ import pytest
 from conftest import compose_cfg, run_cli
 from harness import data as datalib
 from harness import results, tune
+from harness.report import tune as tune_report
 
 GRID = {"dpo": [(b, lr) for b in (0.01, 0.1, 0.5) for lr in (3e-4, 1e-3)], "kto": [(b, lr) for b in (0.1, 0.5) for lr in (2e-3, 5e-3)]}
 
@@ -107,14 +108,14 @@ def test_report_is_byte_identical_and_complete(tmp_path):
             results.write_row(make_row(m, s, b, lr, 0.8, 0.6 + 0.02 * s + (0.1 if m == "kto" else 0), "tune_confirm"),
                               tmp_path / "tune_confirm")
         results.write_row(make_row(m, 0, 9.0, 9.0, 0.8, 0.0, "tune_confirm"), tmp_path / "tune_confirm")  # stale
-    outs = [tune.render(tmp_path, tmp_path / f"r{i}") for i in (1, 2)]
+    outs = [tune_report.render(tmp_path, tmp_path / f"r{i}") for i in (1, 2)]
     text = outs[0].read_text(encoding="utf-8")
     assert text == outs[1].read_text(encoding="utf-8")
     for name in ("heatmap_dpo.png", "heatmap_kto.png"):
         assert (tmp_path / "r1" / name).read_bytes() == (tmp_path / "r2" / name).read_bytes()
     for heading in ("Tuned ranking", "Selected hyperparameters", "Sensitivity", "Cost beside quality", "heatmap_dpo.png"):
         assert heading in text
-    assert "| 1 | kto | 0.740 [" in text and "Stage 2 (sweep `tune_confirm`): 10 rows" in text
+    assert "| 1 | kto | 0.74 [" in text and "Stage 2 (sweep `tune_confirm`): 10 rows" in text
 
 
 @pytest.mark.slow
@@ -131,7 +132,7 @@ def test_tune_end_to_end(tmp_path, cache_dir):
     chosen = tune.selections(runs, "val_pref_accuracy")
     confirm = results.load_runs(runs / "tune_confirm")
     for m, s in chosen.items():
-        rows = tune.confirm_rows(confirm, s)
+        rows = tune_report.confirm_rows(confirm, s)
         assert sorted(rows["seed"]) == [0, 1]
         assert s.run_id in set(rows["run_id"])  # seed 0 of stage 2 is the very configuration selected
     assert (tmp_path / "rep" / "heatmap_dpo.png").exists()

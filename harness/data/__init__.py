@@ -40,8 +40,9 @@ class Canonical:
         return self.splits["train"]
 
     def fingerprint(self) -> str:
-        blob = json.dumps(self.splits, sort_keys=True, ensure_ascii=False).encode()
-        return hashlib.sha256(blob).hexdigest()[:16]
+        from harness.store import fingerprint
+
+        return fingerprint(self.splits)
 
 
 def group_split(key: str, fractions: tuple[float, float, float]) -> str:
@@ -66,7 +67,13 @@ def load_embedded(cfg: dict) -> Canonical:
     (split by prompt)."""
     from harness.data import verifiable
 
-    parts = {"verifiable": lambda: verifiable.generate(seed=0), "curated": lambda: _read_jsonl(HERE / "curated.jsonl")}
+    def minimal() -> list[dict]:
+        from harness.data import minimal_pairs
+
+        return minimal_pairs.generate(seed=0)
+
+    parts = {"verifiable": lambda: verifiable.generate(seed=0), "curated": lambda: _read_jsonl(HERE / "curated.jsonl"),
+             "minimal": minimal, "helpful": lambda: _read_jsonl(HERE / "helpful.jsonl")}
     rows: list[dict] = []
     for part in cfg["parts"]:
         if part not in parts:

@@ -34,7 +34,7 @@ def compose(overrides: list[str]) -> dict:
     from hydra import initialize_config_dir
     from omegaconf import OmegaConf
 
-    conf = Path(__file__).resolve().parents[2] / "conf"
+    from harness import CONF_DIR as conf
     with initialize_config_dir(str(conf), version_base="1.3"):
         return OmegaConf.to_container(hydra_compose("config", overrides=overrides), resolve=True)
 

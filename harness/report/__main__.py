@@ -12,17 +12,20 @@ arguments.
 from __future__ import annotations
 
 import argparse
+import re
 import sys
 from pathlib import Path
 from typing import Any
 
+import pandas as pd
 from omegaconf import OmegaConf
 
+from harness import CONF_DIR, require_checkout
 from harness.report.markdown import write_report
 from harness.report.summary import summarize
 from harness.results import load_runs
 
-CONFIG = Path(__file__).resolve().parents[2] / "conf" / "report.yaml"
+CONFIG = CONF_DIR / "report.yaml"
 
 
 def load_config(overrides: list[str]) -> dict[str, Any]:
@@ -50,6 +53,7 @@ def parse_args(argv: list[str]) -> tuple[argparse.Namespace, list[str]]:
 
 def main(argv: list[str] | None = None) -> int:
     ns, overrides = parse_args(sys.argv[1:] if argv is None else argv)
+    require_checkout()
     try:
         cfg = load_config(overrides)
     except Exception as exc:  # a bad override is a usage error, not a crash
@@ -69,15 +73,47 @@ def main(argv: list[str] | None = None) -> int:
               file=sys.stderr)
         return 2
     # the tuning sweeps have their own report (python -m harness.tune report), written to reports/tune/
+    refused = 0
     for sweep in [ns.sweep] if ns.sweep else [s for s in sweeps if s not in ("tune", "tune_confirm")]:
-        try:
-            summary = summarize(df, sweep, cfg)
-        except ValueError as exc:
-            print(f"error: {exc}", file=sys.stderr)
-            return 2
-        path = write_report(summary, Path(ns.out) / sweep)
-        print(f"{sweep}: {len(summary.runs)} runs, {len(summary.failed)} failed -> {path}")
+        refused += render_sweep(df[df["sweep"] == sweep], sweep, cfg, Path(ns.out) / sweep)
+    return 2 if refused else 0
+
+
+def render_sweep(rows: pd.DataFrame, sweep: str, cfg: dict[str, Any], out: Path) -> int:
+    """One sweep's report; a sweep that mixes datasets or base models gets one report per (dataset, model)
+    under out/<dataset>__<model>/ and an index at out/report.md, since their numbers cannot be compared.
+    Returns how many reports were refused (each with one paragraph on stderr)."""
+    groups = {k: g for k, g in rows.groupby([rows["dataset"].fillna("?").astype(str),
+                                             rows["model"].fillna("?").astype(str)], sort=True)}
+    if len(groups) == 1:
+        return render_one(rows, sweep, cfg, out)
+    refused, links = 0, []
+    for (dataset, model), g in groups.items():
+        slug = f"{_slug(dataset)}__{_slug(model)}"
+        refused += render_one(g, sweep, cfg, out / slug, label=f"{sweep} [{dataset} / {model}]")
+        links.append(f"- dataset `{dataset}`, base model `{model}`: {len(g)} rows -> [{slug}/report.md]({slug}/report.md)")
+    out.mkdir(parents=True, exist_ok=True)
+    index = [f"# Report: sweep `{sweep}`", "",
+             f"This sweep holds runs on {len(groups)} (dataset, base model) combinations. Their numbers cannot be "
+             "compared with each other (other data, other base), so each has its own report:", "", *links, ""]
+    (out / "report.md").write_text("\n".join(index), encoding="utf-8")
+    print(f"{sweep}: {len(rows)} rows in {len(groups)} (dataset, model) sections -> {out / 'report.md'}")
+    return refused
+
+
+def render_one(rows: pd.DataFrame, sweep: str, cfg: dict[str, Any], out: Path, label: str | None = None) -> int:
+    try:
+        summary = summarize(rows, sweep, cfg)
+        path = write_report(summary, out)
+    except Exception as exc:  # one paragraph naming the sweep and the cause, never a traceback
+        print(f"error: sweep {label or sweep!r} was not rendered: {type(exc).__name__}: {exc}", file=sys.stderr)
+        return 1
+    print(f"{label or sweep}: {len(summary.runs)} runs, {len(summary.failed)} failed -> {path}")
     return 0
+
+
+def _slug(text: str) -> str:
+    return re.sub(r"[^A-Za-z0-9_.-]+", "-", text).strip("-") or "unnamed"
 
 
 if __name__ == "__main__":

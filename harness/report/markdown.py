@@ -45,8 +45,6 @@ def _header(s: Summary) -> list[str]:
     if s.random_init:
         lines.append("- **† Random-init weights: quality numbers (accuracy, exact match, margins, gains, KL "
                      "and the quality-per-compute ranking) mean nothing for those rows; cost figures hold.**")
-    if len(s.runs) and len(set(s.runs["model"])) * len(set(s.runs["dataset"])) > 1:
-        lines.append("- **Warning: rows from more than one base model or dataset are pooled per method.**")
     return lines
 
 

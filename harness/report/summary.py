@@ -16,37 +16,12 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from harness import metrics
 from harness.stats import Estimate, mean_ci, paired_difference, rank_sort_key, shared_ranks
 
-PFLOP = 1e15
 # rank_by aliases users type -> derived column
 ALIASES = {"card": "card_efficiency", "quality-per-compute": "quality_per_compute",
            "quality-per-second": "quality_per_second"}
-# Every numeric metric aggregated over seeds (row columns plus the derived ones below).
-METRICS = [
-    "final_loss", "initial_loss", "train_seconds", "samples_per_second", "tokens_per_second",
-    "card_efficiency", "loss_reduction_rate", "quality_per_second", "quality_per_compute",
-    "infer_latency_ms_mean", "infer_latency_ms_p95", "infer_tokens_per_second", "infer_runs",
-    "pref_accuracy", "pref_accuracy_norm", "exact_match", "reward_margin", "pref_accuracy_gain",
-    "exact_match_gain", "kl_to_base", "chosen_nll", "base_pref_accuracy", "base_exact_match",
-    "val_pref_accuracy", "peak_memory_mb", "train_flops", "mfu", "optimizer_steps", "train_tokens",
-    "eval_pairs", "eval_em_questions",
-]
-QUALITY = {"pref_accuracy", "pref_accuracy_norm", "exact_match", "reward_margin", "pref_accuracy_gain",
-           "exact_match_gain", "kl_to_base", "chosen_nll", "quality_per_second", "quality_per_compute",
-           "val_pref_accuracy", "base_pref_accuracy", "base_exact_match"}
-
-
-def loss_reduction_rate(final_loss: float) -> float:
-    """The reference card's rule, kept exactly: 1 - final_loss when final_loss < 1, else 0."""
-    if final_loss is None or math.isnan(final_loss):
-        return math.nan
-    return 1.0 - final_loss if final_loss < 1 else 0.0
-
-
-def card_efficiency(samples_per_second: float, final_loss: float) -> float:
-    """The reference card's efficiency score: samples per second x loss reduction rate."""
-    return samples_per_second * loss_reduction_rate(final_loss)
 
 
 @dataclass
@@ -76,7 +51,7 @@ class Summary:
 
     def order_by(self, metric: str) -> list[str]:
         """Methods by shared rank under metric, then by mean (better first), then by name."""
-        return rank_order(self.est.get(metric, {}), self.ranks.get(metric, {}), higher_is_better(metric, self.cfg))
+        return rank_order(self.est.get(metric, {}), self.ranks.get(metric, {}), metrics.higher_is_better(metric))
 
     def seeds(self, method: str) -> list[int]:
         return sorted(int(s) for s in self.runs.loc[self.runs["method"] == method, "seed"])
@@ -84,10 +59,6 @@ class Summary:
 
 def resolve_metric(name: str) -> str:
     return ALIASES.get(name, name)
-
-
-def higher_is_better(metric: str, cfg: dict[str, Any]) -> bool:
-    return metric not in set(cfg.get("lower_is_better", []))
 
 
 def _flags(value: Any) -> list[str]:
@@ -120,19 +91,6 @@ def split_runs(df: pd.DataFrame) -> tuple[pd.DataFrame, pd.DataFrame, pd.DataFra
     ok = df[df["status"] == "ok"]
     newest = ok.duplicated(["method", "seed"], keep="last")
     return ok[~newest].reset_index(drop=True), failed, ok[newest].reset_index(drop=True)
-
-
-def add_derived(runs: pd.DataFrame) -> pd.DataFrame:
-    """Per-run derived metrics, computed before averaging so that seeds stay paired."""
-    runs = runs.copy()
-    for col in ("final_loss", "samples_per_second", "train_seconds", "train_flops", "pref_accuracy_gain"):
-        runs[col] = pd.to_numeric(runs[col], errors="coerce").astype(float)
-    runs["loss_reduction_rate"] = runs["final_loss"].map(loss_reduction_rate)
-    runs["card_efficiency"] = runs["samples_per_second"] * runs["loss_reduction_rate"]
-    runs["train_pflops"] = runs["train_flops"] / PFLOP
-    runs["quality_per_second"] = runs["pref_accuracy_gain"] / runs["train_seconds"]
-    runs["quality_per_compute"] = runs["pref_accuracy_gain"] / runs["train_pflops"]
-    return runs
 
 
 def per_seed(runs: pd.DataFrame, method: str, metric: str) -> dict[int, float]:
@@ -169,16 +127,14 @@ def summarize(df: pd.DataFrame, sweep: str, cfg: dict[str, Any]) -> Summary:
     rows = df[df["sweep"] == sweep].copy()
     rows["method"] = arm_labels(rows)
     ok, failed, superseded = split_runs(rows)
-    runs = add_derived(ok)
+    runs = metrics.derive(ok)
     rank_by = resolve_metric(cfg["rank_by"])
-    if len(runs) and (rank_by not in runs or not pd.api.types.is_numeric_dtype(
-            pd.to_numeric(runs[rank_by], errors="coerce"))):
+    if len(runs) and (rank_by not in runs or not pd.to_numeric(runs[rank_by], errors="coerce").notna().any()):
         raise ValueError(f"report.rank_by={cfg['rank_by']!r} is not a numeric row column or a derived metric "
                          f"(card, quality_per_compute, quality_per_second)")
-    metrics = sorted(set(METRICS) | {rank_by})
-    est = estimate_all(runs, metrics, cfg)
-    ranks = {m: shared_ranks(est[m], higher_is_better(m, cfg)) for m in (rank_by, "card_efficiency") if m in est}
-    methods = rank_order(est.get(rank_by, {}), ranks.get(rank_by, {}), higher_is_better(rank_by, cfg))
+    est = estimate_all(runs, sorted(set(metrics.numeric_metrics()) | {rank_by}), cfg)
+    ranks = {m: shared_ranks(est[m], metrics.higher_is_better(m)) for m in (rank_by, "card_efficiency") if m in est}
+    methods = rank_order(est.get(rank_by, {}), ranks.get(rank_by, {}), metrics.higher_is_better(rank_by))
     return Summary(sweep, cfg, runs, failed, superseded, methods, est, ranks,
                    pairwise_table(runs, methods, rank_by, cfg))
 

@@ -13,7 +13,8 @@ from dataclasses import dataclass
 import pandas as pd
 
 from harness.stats import Estimate
-from harness.report.summary import QUALITY, Summary
+from harness import metrics
+from harness.report.summary import Summary
 
 
 @dataclass(frozen=True)
@@ -21,44 +22,6 @@ class Col:
     label: str
     metric: str
 
-
-# What, which split, which unit: rendered as the report's glossary.
-DOCS: dict[str, tuple[str, str, str]] = {
-    "final_loss": ("last logged training loss of the method's own objective; not comparable across methods",
-                   "train", "objective's own units"),
-    "train_seconds": ("wall time of trainer.train() only (no model load, tokenisation, evaluation)", "train", "s"),
-    "samples_per_second": ("preference pairs x epochs / training time; a pair counts once for every method "
-                           "(KTO's two unpaired rows are one pair)", "train", "pairs/s"),
-    "card_efficiency": ("the reference card's score: samples/s x loss reduction rate (see footnote)",
-                        "train", "pairs/s"),
-    "loss_reduction_rate": ("the card's rule: 1 - final loss if final loss < 1, else 0", "train", "fraction"),
-    "infer_latency_ms_mean": ("mean wall time of one greedy generate() call (one batch, KV cache, warm-up "
-                              "excluded)", "test prompts", "ms"),
-    "infer_latency_ms_p95": ("95th percentile of the same", "test prompts", "ms"),
-    "infer_tokens_per_second": ("generated tokens / second in the inference benchmark", "test prompts",
-                                "tokens/s"),
-    "infer_runs": ("timed generate() calls per run (mean over seeds)", "test prompts", "calls"),
-    "pref_accuracy": ("share of pairs where the trained policy gives chosen a higher summed log-prob than "
-                      "rejected", "test", "fraction"),
-    "exact_match": ("share of verifiable questions whose normalised greedy answer equals the reference",
-                    "test", "fraction"),
-    "reward_margin": ("mean implicit reward margin chosen - rejected against the base, with one beta for "
-                      "every method (report_beta)", "test", "nats x beta"),
-    "pref_accuracy_gain": ("pref accuracy minus the base model's pref accuracy on the same pairs", "test",
-                           "fraction (points / 100)"),
-    "kl_to_base": ("sampled estimate of KL(policy || base) per completion token", "test prompts", "nats/token"),
-    "tokens_per_second": ("non-padding training tokens (chosen and rejected both count; KTO's KL pass does "
-                          "not) / training time", "train", "tokens/s"),
-    "peak_memory_mb": ("job peak memory: RSS high-water mark on CPU, torch max allocated on GPU", "train",
-                       "MB"),
-    "train_flops": ("estimated training FLOPs: 6N per policy token + 2N per reference-forward token",
-                    "train", "FLOP"),
-    "mfu": ("achieved FLOP/s / peak FLOP/s of the device (model FLOP utilisation)", "train", "fraction"),
-    "quality_per_second": ("pref accuracy gain over the base / training seconds", "test / train",
-                           "gain per s"),
-    "quality_per_compute": ("pref accuracy gain over the base / training PFLOPs (1e15 FLOP)", "test / train",
-                            "gain per PFLOP"),
-}
 
 TRAINING_RESULTS = [Col("Final Loss", "final_loss"), Col("Training Time (s)", "train_seconds"),
                     Col("Samples per Second", "samples_per_second"),
@@ -101,7 +64,7 @@ def cell_diff(mean: float, lo: float, hi: float) -> str:
 def metric_cell(s: Summary, metric: str, method: str) -> str:
     text = cell(s.est[metric][method])
     # random-init rows: the quality numbers exist but measure nothing
-    if metric in QUALITY and _random_init(s, method):
+    if metrics.is_quality(metric) and _random_init(s, method):
         text += " †"
     return text
 
@@ -126,7 +89,7 @@ def display(s: Summary, cols: list[Col], extra: dict[str, dict[str, str]] | None
     rows = []
     for m in order or s.methods:
         row = {"Method": m.upper()} | {c.label: metric_cell(s, c.metric, m) for c in cols}
-        row |= {k: v[m] for k, v in (extra or {}).items()}
+        row |= {k: v.get(m, "n/a") for k, v in (extra or {}).items()}
         row |= {"Seeds": str(len(s.seeds(m))), "Flags": flag_text(s, m) or "-"}
         rows.append(row)
     return pd.DataFrame(rows)
@@ -141,7 +104,7 @@ def numeric(s: Summary, cols: list[Col], extra: dict[str, dict[str, str]] | None
         for c in cols:
             e = s.est[c.metric][m]
             row |= {f"{c.metric}_mean": e.mean, f"{c.metric}_lo": e.lo, f"{c.metric}_hi": e.hi}
-        row |= {k.lower().replace(" ", "_"): v[m] for k, v in (extra or {}).items()}
+        row |= {k.lower().replace(" ", "_"): v.get(m) for k, v in (extra or {}).items()}
         row |= {"n_seeds": len(s.seeds(m)), "flags": flag_text(s, m)}
         rows.append(row)
     return pd.DataFrame(rows)
@@ -182,8 +145,11 @@ def pairwise_display(s: Summary) -> pd.DataFrame:
 
 
 def glossary() -> pd.DataFrame:
-    return pd.DataFrame([{"Column": k, "What it measures": v[0], "Split": v[1], "Unit": v[2]}
-                         for k, v in sorted(DOCS.items())])
+    """Every metric the tables show, as harness.metrics defines it."""
+    shown = sorted({c.metric for cols in (TRAINING_RESULTS, INFERENCE, EFFICIENCY, COMPLETE) for c in cols}
+                   | {"quality_per_second", "quality_per_compute"})
+    return pd.DataFrame([{"Column": n, "What it measures": metrics.get(n).doc, "Split": metrics.get(n).split,
+                          "Unit": metrics.get(n).unit} for n in shown])
 
 
 def to_markdown(df: pd.DataFrame) -> str:

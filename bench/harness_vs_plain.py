@@ -3,9 +3,9 @@ cache's speed-up per method, linear scaling in data size, and cheap wins. Prints
 reports/bench/bench.json. Every job is a real `python -m harness.train` process (eval and the inference
 benchmark shrunk, since only training is timed here).
 
-    python -m harness.bench                        # the default data (arabic_mix)
-    python -m harness.bench data=verifiable        # extra Hydra overrides apply to every job
-    BENCH_PAIRS=64 BENCH_REPS=3 python -m harness.bench
+    python -m bench.harness_vs_plain                        # the default data (arabic_mix)
+    python -m bench.harness_vs_plain data=verifiable        # extra Hydra overrides apply to every job
+    BENCH_PAIRS=64 BENCH_REPS=3 python -m bench.harness_vs_plain
 
 Timings are single runs (overhead: the median of BENCH_REPS interleaved pairs): read them with the machine's
 load in mind; bench.json records the load average at start and end.
@@ -15,7 +15,6 @@ from __future__ import annotations
 
 import json
 import os
-import shutil
 import socket
 import statistics
 import subprocess
@@ -66,7 +65,7 @@ class Bench:
     def plain(self) -> dict[str, Any]:
         """The plain TRL script on the same base, rows, config and seed."""
         result = self.work / "plain.json"
-        argv = [sys.executable, str(ROOT / "harness" / "bench_plain_dpo.py"), "--config", str(self.plain_yaml),
+        argv = [sys.executable, str(ROOT / "bench" / "plain_dpo.py"), "--config", str(self.plain_yaml),
                 "--result_json", str(result)]
         wall, out = timed(argv, {**os.environ, **ENV})
         if not result.exists():

@@ -1,8 +1,8 @@
 """The harness's default DPO job written as a plain TRL script, the way TRL's examples (trl/scripts/dpo.py) are:
-TrlParser over (ScriptArguments, DPOConfig, ModelConfig), load_dataset, DPOTrainer, train. harness.bench runs
+TrlParser over (ScriptArguments, DPOConfig, ModelConfig), load_dataset, DPOTrainer, train. bench/harness_vs_plain.py runs
 it beside `python -m harness.train` to measure what the harness adds.
 
-    python harness/bench_plain_dpo.py --config plain.yaml --result_json out.json
+    python bench/plain_dpo.py --config plain.yaml --result_json out.json
     # plain.yaml: model_name_or_path, dataset_name (a jsonl of prompt/chosen/rejected), DPOConfig fields
 """
 
