@@ -14,11 +14,12 @@ from typing import Any
 
 import torch
 
+from harness import controls
+from harness import metrics as metrics_table
 from harness.data.arabic import answer_matches
 from harness.data.encoding import encode, left_padded, prompt_ids
 from harness.store import fingerprint, write_text
 
-SCORED = ("pref_accuracy", "pref_accuracy_norm", "chosen_nll", "exact_match")  # base_ columns
 
 
 @torch.no_grad()
@@ -100,8 +101,9 @@ def score_split(model, tokenizer, rows: list[dict], cfg: dict, device: str,
     ch, rj = lp[0::2], lp[1::2]
     m: dict[str, Any] = {}
     if pairs:
-        m["pref_accuracy"] = sum(c[0] > r[0] for c, r in zip(ch, rj)) / len(pairs)
-        m["pref_accuracy_norm"] = sum(c[0] / max(c[1], 1) > r[0] / max(r[1], 1) for c, r in zip(ch, rj)) / len(pairs)
+        m["_pair_scores"], m["_pair_scores_norm"] = pair_scores(lp)
+        m["pref_accuracy"] = sum(m["_pair_scores"]) / len(pairs)
+        m["pref_accuracy_norm"] = sum(m["_pair_scores_norm"]) / len(pairs)
         m["chosen_nll"] = -sum(c[0] for c in ch) / max(sum(c[1] for c in ch), 1)
     if pairs and base_logps is not None:
         bch, brj = base_logps[0::2], base_logps[1::2]
@@ -119,10 +121,34 @@ def score_split(model, tokenizer, rows: list[dict], cfg: dict, device: str,
     return m, lp
 
 
+def pair_scores(logps: list) -> tuple[list[float], list[float]]:
+    """Per pair, from (summed log-prob, tokens) of chosen and rejected in turn: 1 when chosen scores higher,
+    0 when lower, 0.5 on a tie; summed and per-token (length-normalised) log-probs."""
+    ch, rj = logps[0::2], logps[1::2]
+    cmp = lambda a, b: 1.0 if a > b else 0.0 if a < b else 0.5  # noqa: E731
+    return ([cmp(c[0], r[0]) for c, r in zip(ch, rj)],
+            [cmp(c[0] / max(c[1], 1), r[0] / max(r[1], 1)) for c, r in zip(ch, rj)])
+
+
+def pair_columns(rows: list[dict], policy: dict, base: dict) -> dict[str, Any]:
+    """The test split's per-pair record: ids, parts and categories, and the policy's and the base's scores,
+    so the report can resample test pairs and pair methods, the base and the controls pair by pair."""
+    pairs = [r for r in rows if "chosen" in r]
+    return {"test_pair_ids": [str(r.get("id", i)) for i, r in enumerate(pairs)],
+            "test_pair_parts": [str(r.get("part") or r.get("source") or "all") for r in pairs],
+            "test_pair_categories": [str(r.get("domain") or r.get("failure") or "all") for r in pairs],
+            "test_pair_scores": policy.get("_pair_scores"), "test_pair_scores_norm": policy.get("_pair_scores_norm"),
+            "base_test_pair_scores": base.get("_pair_scores"),
+            "base_test_pair_scores_norm": base.get("_pair_scores_norm")}
+
+
 def base_quality(base, tokenizer, splits: dict[str, list[dict]], cfg: dict, device: str, cache: Path,
                  base_key: str) -> dict[str, Any]:
-    """The base model's metrics and per-completion log-probs for val and test, cached on disk."""
-    key = fingerprint({"base": base_key, "eval": cfg, "val": splits["val"], "test": splits["test"]})
+    """The base model's metrics and per-completion log-probs for val and test, and the trivial controls'
+    per-pair scores on test (harness.controls, fit on train), cached on disk: they are the same for every job
+    on this base and data."""
+    key = fingerprint({"base": base_key, "eval": cfg, "val": splits["val"], "test": splits["test"],
+                       "train": fingerprint(splits["train"]), "format": 2})
     path = Path(cache) / f"base-quality-{key}.json"
     if path.exists():
         return json.loads(path.read_text())
@@ -130,6 +156,7 @@ def base_quality(base, tokenizer, splits: dict[str, list[dict]], cfg: dict, devi
     for split in ("val", "test"):
         metrics, lp = score_split(base, tokenizer, splits[split], cfg, device, None)
         result[split] = {"metrics": metrics, "logps": lp}
+    result["controls"] = controls.score_controls(splits["train"], splits["test"])
     write_text(path, json.dumps(result))
     return result
 
@@ -140,13 +167,14 @@ def evaluate(model, base, tokenizer, splits: dict[str, list[dict]], cfg: dict, d
     row: dict[str, Any] = {}
     for split, prefix in (("test", ""), ("val", "val_")):
         metrics, _ = score_split(model, tokenizer, splits[split], cfg, device, base_result[split]["logps"], base)
-        n_em = metrics.pop("_em_questions")
-        row |= {prefix + k: v for k, v in metrics.items()}
         if split == "test":
             row["eval_pairs"] = sum("chosen" in r for r in splits[split])
-            row["eval_em_questions"] = n_em
+            row["eval_em_questions"] = metrics["_em_questions"]
+            row |= pair_columns(splits[split], metrics, base_result[split]["metrics"])
+            row["controls_json"] = json.dumps(base_result.get("controls") or {}, sort_keys=True)
+        row |= {prefix + k: v for k, v in metrics.items() if not k.startswith("_")}
     base_test = base_result["test"]["metrics"]
-    row |= {"base_" + k: base_test.get(k) for k in SCORED}
+    row |= {"base_" + k: base_test.get(k) for k in metrics_table.BASE_SCORED}
     for k in ("pref_accuracy", "exact_match"):
         if row.get(k) is not None and base_test.get(k) is not None:
             row[k + "_gain"] = row[k] - base_test[k]

@@ -19,7 +19,7 @@ import pyarrow.parquet as pq
 from harness import metrics
 from harness.store import atomic_path
 
-SCHEMA_VERSION = 2
+SCHEMA_VERSION = 3  # 3: per-pair test scores, the base's and the controls' (two-level intervals, controls)
 
 _F64, _I64, _STR, _BOOL = pa.float64(), pa.int64(), pa.string(), pa.bool_()
 
@@ -110,6 +110,15 @@ FIELDS: list[tuple[str, pa.DataType, str]] = [
     *[_metric("base_" + n, _F64) for n in metrics.BASE_SCORED],
     _metric("pref_accuracy_gain", _F64),
     _metric("exact_match_gain", _F64),
+    # per test pair: what the report resamples (seeds x pairs) and pairs method by method, base and controls
+    ("test_pair_ids", pa.list_(_STR), "id of each held-out test pair, in the order of the score lists"),
+    ("test_pair_parts", pa.list_(_STR), "part of the data each test pair comes from (minimal, helpful, ...)"),
+    ("test_pair_categories", pa.list_(_STR), "category of each test pair within its part (rule or failure type)"),
+    ("test_pair_scores", pa.list_(_F64), "per test pair: 1 if the policy's summed log-prob of chosen beats rejected's, 0 if not, 0.5 on a tie"),
+    ("test_pair_scores_norm", pa.list_(_F64), "the same with per-token (length-normalised) log-probs"),
+    ("base_test_pair_scores", pa.list_(_F64), "the base model's test_pair_scores (same pairs)"),
+    ("base_test_pair_scores_norm", pa.list_(_F64), "the base model's test_pair_scores_norm (same pairs)"),
+    ("controls_json", _STR, "JSON {control: [score per test pair]} of the trivial controls (harness.controls: longer, shorter, more_arabic, fewer_latin, bag_of_words fit on train), same pairs and scoring"),
     # sanity
     ("flags", pa.list_(_STR), "implausible-number warnings (see harness.measure.sanity_flags)"),
 ]

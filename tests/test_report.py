@@ -218,3 +218,58 @@ def test_unrenderable_sweep_gets_one_paragraph_and_exit_2(tmp_path, capsys):
     assert main([str(runs), "--out", str(tmp_path / "out"), "report.rank_by=trainer"]) == 2
     err = capsys.readouterr().err
     assert "Traceback" not in err and "report.rank_by='trainer'" in err and len(err.strip().splitlines()) == 1
+
+
+def pair_rows(sweep: str = "pairs") -> list[dict]:
+    """Rows with per-pair scores on 200 test pairs in two parts: dpo and sft learn part `a` only (sft less);
+    the base is at chance; the length control is right on 60% of pairs."""
+    import numpy as np
+
+    rng = np.random.default_rng(0)
+    parts = ["a"] * 120 + ["b"] * 80
+    cats = ["a1"] * 60 + ["a2"] * 60 + ["b1"] * 80
+    base = (rng.random(200) < 0.5).astype(float)
+    p = {"dpo": np.where(np.array(parts) == "a", 0.9, 0.45), "sft": np.where(np.array(parts) == "a", 0.7, 0.45)}
+    controls = {"longer": (rng.random(200) < 0.6).astype(float).tolist(),
+                "shorter": (rng.random(200) < 0.4).astype(float).tolist()}
+    rows = []
+    for m in ("dpo", "sft"):
+        for s in (0, 1, 2):
+            y = (rng.random(200) < p[m]).astype(float)
+            rows.append(fake_row(m, s, sweep=sweep, pref_accuracy=float(y.mean()),
+                                 pref_accuracy_gain=float(y.mean() - base.mean()), eval_pairs=200,
+                                 base_pref_accuracy=float(base.mean()),
+                                 test_pair_ids=[f"p{i}" for i in range(200)], test_pair_parts=parts,
+                                 test_pair_categories=cats, test_pair_scores=y.tolist(),
+                                 test_pair_scores_norm=y.tolist(), base_test_pair_scores=base.tolist(),
+                                 base_test_pair_scores_norm=base.tolist(), controls_json=json.dumps(controls)))
+    return rows
+
+
+def test_quality_section_shows_controls_base_parts_and_two_level_intervals(tmp_path):
+    from harness import intervals
+
+    runs = write(tmp_path / "runs", pair_rows())
+    assert main([str(runs), "--out", str(tmp_path / "out")]) == 0
+    md = (tmp_path / "out" / "pairs" / "report.md").read_text(encoding="utf-8")
+    quality = section(md, "Held-out preference accuracy: methods, the base and trivial controls")
+    for name in ("| DPO | method", "| SFT | method", "| base | base model", "| longer | control", "| shorter | control"):
+        assert name in quality, name
+    assert intervals.INTERVAL_METHOD in quality and "best control on these pairs is `longer`" in quality
+    assert "a (120)" in quality and "b (80)" in quality and "a/a1 (60)" in quality
+    assert "**Not learned:**" in quality and "b (80 pairs)" in quality and "a (120" not in quality.split("Not learned")[1]
+    ranking = section(md, "Ranking by quality_per_compute")
+    assert "longer (control)" in ranking and "base (base)" in ranking
+    assert (tmp_path / "out" / "pairs" / "plots" / "frontier.png").stat().st_size > 5000
+
+
+def test_headline_interval_counts_test_pairs_not_only_seeds(tmp_path):
+    """Three seeds that agree exactly give a zero-width seeds-only bootstrap; the two-level interval still
+    reflects the 200 test pairs (about +-0.07 at p=0.7)."""
+    rows = pair_rows()
+    for r in rows:
+        if r["method"] == "sft":
+            r["test_pair_scores"] = rows[0]["test_pair_scores"]  # every sft seed identical
+    s = summarize(load_runs(write(tmp_path / "runs", rows)), "pairs", cfg())
+    e = s.est["pref_accuracy"]["sft"]
+    assert 0.04 < (e.hi - e.lo) / 2 < 0.1

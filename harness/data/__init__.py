@@ -21,6 +21,7 @@ from harness.data.errors import DataError
 
 HERE = Path(__file__).parent
 SPLITS = ("train", "val", "test")
+SAMPLE_SEED = 0  # the draw of capped splits (data.max_*_pairs): fixed, so every job sees the same rows
 TEXT_FIELDS = ("prompt", "chosen", "rejected", "completion", "answer")
 # Which views each kind of canonical row can produce.
 VIEWS_FROM = {"pairwise": ("sft", "pairwise", "unpaired"), "unpaired": ("sft", "unpaired"), "sft": ("sft",)}
@@ -93,13 +94,10 @@ def load(cfg: dict) -> Canonical:
     if cfg["source"] not in LOADERS:
         _register_external_loaders()
     canonical = LOADERS[cfg["source"]](cfg)
-    limit = cfg.get("max_train_pairs")
-    if limit:  # round-robin over domains: a prefix of the file would hold only its first tasks
-        canonical.splits["train"] = _stratified_head(canonical.train, int(limit))
-    for split in ("val", "test"):
+    for split in SPLITS:  # a random draw, even over parts and domains: a prefix would hold only the first tasks
         cap = cfg.get(f"max_{split}_pairs")
         if cap:
-            canonical.splits[split] = _stratified_head(canonical.splits[split], int(cap))
+            canonical.splits[split] = stratified_sample(canonical.splits[split], int(cap), seed=SAMPLE_SEED)
     if not canonical.train:
         raise DataError(f"data={cfg['name']}: the train split is empty")
     return canonical
@@ -145,17 +143,22 @@ def normalize_row(row: dict) -> dict:
     return {k: norm(v) if k in TEXT_FIELDS else v for k, v in row.items()}
 
 
-def _stratified_head(rows: list[dict], cap: int) -> list[dict]:
-    """At most cap rows, taken round-robin over domains so every task stays represented."""
-    by: dict[str, list[dict]] = {}
-    for r in rows:
-        by.setdefault(r.get("domain", ""), []).append(r)
-    out: list[dict] = []
-    while len(out) < min(cap, len(rows)):
-        for group in by.values():
-            if group and len(out) < cap:
-                out.append(group.pop(0))
-    return out
+def stratified_sample(rows: list[dict], cap: int, seed: int = 0) -> list[dict]:
+    """At most cap rows drawn at random (seeded) and evenly over (part, domain) groups, round-robin, so every
+    task stays represented; the result keeps the rows' original order."""
+    if cap >= len(rows):
+        return rows
+    rng = random.Random(seed)
+    by: dict[tuple, list[int]] = {}
+    for i, r in enumerate(rows):
+        by.setdefault((str(r.get("part", "")), str(r.get("domain", ""))), []).append(i)
+    groups = [rng.sample(idx, len(idx)) for _, idx in sorted(by.items())]
+    picked: list[int] = []
+    while len(picked) < cap:
+        for group in groups:
+            if group and len(picked) < cap:
+                picked.append(group.pop())
+    return [rows[i] for i in sorted(picked)]
 
 
 def _read_jsonl(path: Path) -> list[dict]:

@@ -11,7 +11,8 @@ from pathlib import Path
 
 import pandas as pd
 
-from harness.report import cards, plots, tables
+from harness import intervals
+from harness.report import cards, plots, quality, tables
 from harness.report.summary import Summary
 
 CARD_FOOTNOTE = (
@@ -34,8 +35,12 @@ def _header(s: Summary) -> list[str]:
              f"- Base model: {uniq('model')} ({uniq('model_weights')}); dataset: {uniq('dataset')}; "
              f"device: {uniq('device')}; dtype: {uniq('dtype')}",
              f"- TRL: {uniq('trl_version')}; harness commit: {uniq('git_commit')}",
-             f"- Cells: mean over seeds with a {conf}% percentile-bootstrap interval over seeds in brackets "
-             f"(fixed bootstrap seed {s.cfg['bootstrap_seed']}); `Seeds` is n.",
+             f"- Cells: mean over seeds with a {conf}% interval in brackets; `Seeds` is n. Preference accuracy, its "
+             "length-normalised form, the gain over the base and the quality-per-cost ratios count both sources "
+             f"of variance, training seeds and test pairs ({intervals.INTERVAL_METHOD})"
+             + (" " if s.pairs is not None else ", when the rows carry per-pair scores (these do not: "
+                "seeds only) ")
+             + f"and other metrics use a percentile bootstrap over seeds (fixed bootstrap seed {s.cfg['bootstrap_seed']}).",
              "- Training samples are counted per preference pair for every method (KTO's two unpaired rows are "
              "one pair); tokens are non-padding tokens; losses are each objective's own and not comparable "
              "across methods."]
@@ -92,6 +97,8 @@ def _tables(s: Summary) -> list[str]:
             out += [f"Ranked by `{s.rank_by}` (`report.rank_by`). Methods whose intervals overlap share a rank "
                     "shown as a range (\"2-3\")." + (" With one seed there are no intervals: ranks follow the "
                                                       "means, ties in name order." if s.max_seeds < 2 else ""), ""]
+        if slug == "ranking" and s.pairs is not None:  # the base and the controls on the same test pairs
+            disp = pd.concat([disp, quality.reference_rows(s, list(disp.columns))], ignore_index=True)
         out += [tables.to_markdown(disp), ""]
         if slug == "training_efficiency_comparison":
             out += ["Efficiency Score is the card's formula[^card]; Rank is by it, shared where intervals "
@@ -104,6 +111,7 @@ def _tables(s: Summary) -> list[str]:
 def render_markdown(s: Summary, plot_paths: dict[str, Path], out_dir: Path) -> str:
     lines = _header(s) + [""]
     if s.methods:
+        lines += quality.section(s)
         lines += _tables(s)
         lines += ["## Plots", ""]
         lines += [f"### {name}\n\n![{name}]({p.relative_to(out_dir).as_posix()})\n" for name, p in plot_paths.items()]

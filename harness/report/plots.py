@@ -18,6 +18,7 @@ import numpy as np  # noqa: E402
 
 from matplotlib.ticker import MaxNLocator  # noqa: E402
 
+from harness.report.pairs import best_control  # noqa: E402
 from harness.report.summary import Summary, loss_curve  # noqa: E402
 from harness.report.tables import num  # noqa: E402
 from harness.stats import Estimate  # noqa: E402
@@ -143,6 +144,32 @@ def quality_vs_time(s: Summary, path: Path) -> Path:
     return _save(fig, path)
 
 
+def frontier(s: Summary, path: Path) -> Path:
+    """Held-out pref accuracy against KL(policy || base), one point per run: the analogue of the DPO paper's
+    reward/KL frontier. The base sits at KL 0; the best control is a dashed line (it has no KL)."""
+    fig, ax = plt.subplots(figsize=(7.5, 4.8))
+    markers = iter(["o", "s", "^", "D", "v", "P", "X", "*", "h", "<", ">"] * 4)
+    for m in s.methods:
+        sub = s.runs[s.runs["method"] == m]
+        kl, acc = sub["kl_to_base"].astype(float), sub["pref_accuracy"].astype(float)
+        if kl.notna().any() and acc.notna().any():
+            ax.scatter(kl, acc, marker=next(markers), s=50, alpha=0.8, label=f"{m.upper()} ({len(sub)} runs)")
+    base = s.runs["base_pref_accuracy"].dropna().astype(float)
+    if len(base):
+        ax.scatter([0.0], [base.iloc[0]], marker="*", s=160, color="black", label="base model (KL 0)", zorder=3)
+    best = best_control(s.pairs) if s.pairs is not None else None
+    if best:
+        ax.axhline(float(best[1].mean()), color="gray", linestyle="--", label=f"best control: {best[0]}")
+    ax.legend(fontsize=8, loc="center left", bbox_to_anchor=(1.02, 0.5))
+    ax.set_xlabel("KL(policy || base) per completion token (nats), sampled on test prompts")
+    ax.set_ylabel("held-out pref accuracy (test)")
+    ax.set_title(f"Quality vs. KL to the base - sweep {s.sweep} (one point per run)", fontsize=10)
+    ax.grid(alpha=0.3)
+    ax.margins(x=0.1, y=0.15)
+    fig.tight_layout()
+    return _save(fig, path)
+
+
 def _pareto(pts: list[tuple[float, float]]) -> list[tuple[float, float]]:
     front, best = [], -math.inf
     for t, g in sorted(pts, key=lambda p: (p[0], -p[1])):
@@ -154,7 +181,7 @@ def _pareto(pts: list[tuple[float, float]]) -> list[tuple[float, float]]:
 
 def _interval_note(s: Summary, title: str) -> str:
     conf = int(round(100 * s.cfg["confidence"]))
-    bars = f"error bars: {conf}% bootstrap CI over seeds" if s.max_seeds > 1 else "one seed: no error bars"
+    bars = f"error bars: {conf}% CI" if s.max_seeds > 1 else "one seed: no error bars"
     return f"{title} - sweep {s.sweep} ({bars})"
 
 
@@ -165,5 +192,6 @@ def render_all(s: Summary, plot_dir: Path) -> dict[str, Path]:
         "Loss curves": loss_curves(s, plot_dir / "loss_curves.png"),
         "Efficiency": efficiency(s, plot_dir / "efficiency.png"),
         "Quality vs. training time": quality_vs_time(s, plot_dir / "quality_vs_time.png"),
+        "Quality vs. KL to the base (frontier)": frontier(s, plot_dir / "frontier.png"),
         "Throughput": throughput(s, plot_dir / "throughput.png"),
     }

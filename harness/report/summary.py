@@ -17,6 +17,8 @@ import numpy as np
 import pandas as pd
 
 from harness import metrics
+from harness.report import pairs
+from harness.report.pairs import PairData
 from harness.stats import Estimate, mean_ci, paired_difference, rank_sort_key, shared_ranks
 
 # rank_by aliases users type -> derived column
@@ -36,6 +38,7 @@ class Summary:
     est: dict[str, dict[str, Estimate]] = field(default_factory=dict)   # metric -> method -> estimate
     ranks: dict[str, dict[str, str]] = field(default_factory=dict)      # metric -> method -> "2-3"
     pairwise: pd.DataFrame = field(default_factory=pd.DataFrame)
+    pairs: PairData | None = None  # per-test-pair scores: two-level intervals, base, controls, parts
 
     @property
     def rank_by(self) -> str:
@@ -133,10 +136,15 @@ def summarize(df: pd.DataFrame, sweep: str, cfg: dict[str, Any]) -> Summary:
         raise ValueError(f"report.rank_by={cfg['rank_by']!r} is not a numeric row column or a derived metric "
                          f"(card, quality_per_compute, quality_per_second)")
     est = estimate_all(runs, sorted(set(metrics.numeric_metrics()) | {rank_by}), cfg)
+    data = pairs.collect(runs) if len(runs) else None
+    if data is not None:  # intervals over seeds AND test pairs replace the seeds-only ones
+        for metric in pairs.PAIR_METRICS:
+            est.setdefault(metric, {}).update(pairs.estimates(data, metric))
     ranks = {m: shared_ranks(est[m], metrics.higher_is_better(m)) for m in (rank_by, "card_efficiency") if m in est}
     methods = rank_order(est.get(rank_by, {}), ranks.get(rank_by, {}), metrics.higher_is_better(rank_by))
-    return Summary(sweep, cfg, runs, failed, superseded, methods, est, ranks,
-                   pairwise_table(runs, methods, rank_by, cfg))
+    pairwise = (pairs.differences(data, methods, rank_by) if data is not None and rank_by in pairs.PAIR_METRICS
+                else pairwise_table(runs, methods, rank_by, cfg))
+    return Summary(sweep, cfg, runs, failed, superseded, methods, est, ranks, pairwise, data)
 
 
 def rank_order(est: dict[str, Estimate], ranks: dict[str, str], higher: bool) -> list[str]:

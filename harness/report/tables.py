@@ -119,7 +119,7 @@ def card_tables(s: Summary) -> dict[str, tuple[str, pd.DataFrame, pd.DataFrame]]
     """slug -> (title, display frame, numeric frame) for the card's four tables and the ranking."""
     card_rank = {"Rank": s.ranks.get("card_efficiency", {})}
     rank_cols = [Col(f"{s.rank_by}", s.rank_by)] + [Col(c, c) for c in ("quality_per_second", "quality_per_compute")
-                                                  if c != s.rank_by]
+                                                  if c != s.rank_by] + [Col("Test pref accuracy", "pref_accuracy")]
     ranking = {"Rank": s.ranks.get(s.rank_by, {})}
     # the card's own table is ordered by the card's score, like the card; the rest by report.rank_by
     by_card = s.order_by("card_efficiency")
