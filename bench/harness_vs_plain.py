@@ -3,7 +3,7 @@ cache's speed-up per method, linear scaling in data size, and cheap wins. Prints
 reports/bench/bench.json. Every job is a real `python -m harness.train` process (eval and the inference
 benchmark shrunk, since only training is timed here).
 
-    python -m bench.harness_vs_plain                        # the default data (arabic_mix)
+    python -m bench.harness_vs_plain                        # the default data (arabic_pairs)
     python -m bench.harness_vs_plain data=verifiable        # extra Hydra overrides apply to every job
     BENCH_PAIRS=64 BENCH_REPS=3 python -m bench.harness_vs_plain
 

@@ -136,7 +136,8 @@ def pair_columns(rows: list[dict], policy: dict, base: dict) -> dict[str, Any]:
     pairs = [r for r in rows if "chosen" in r]
     return {"test_pair_ids": [str(r.get("id", i)) for i, r in enumerate(pairs)],
             "test_pair_parts": [str(r.get("part") or r.get("source") or "all") for r in pairs],
-            "test_pair_categories": [str(r.get("domain") or r.get("failure") or "all") for r in pairs],
+            "test_pair_categories": [str(r.get("category") or r.get("domain") or r.get("failure") or "all")
+                                     for r in pairs],
             "test_pair_scores": policy.get("_pair_scores"), "test_pair_scores_norm": policy.get("_pair_scores_norm"),
             "base_test_pair_scores": base.get("_pair_scores"),
             "base_test_pair_scores_norm": base.get("_pair_scores_norm")}

@@ -85,8 +85,8 @@ class MeasureCallback(TrainerCallback):
 
     def on_step_end(self, args, state, control, **kw):
         self.step_times.append(now(self.device) - self._t)
-        if state.max_steps and state.global_step >= state.max_steps:
-            control.should_log = True  # the last step's loss is logged even off the logging_steps grid
+        if state.max_steps and state.global_step >= state.max_steps and not self.loss_values:
+            control.should_log = True  # a run shorter than logging_steps still logs its (one) loss
 
     def on_log(self, args, state, control, logs=None, **kw):
         logs = logs or {}

@@ -9,6 +9,7 @@ from __future__ import annotations
 import json
 import math
 import random
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any, Iterable
 
@@ -95,8 +96,13 @@ def build_embedded(model_cfg: dict, train_rows: list[dict], cache_dir: Path) -> 
     so it starts unaligned. Cached under a hash of everything that determines the result."""
     key = fingerprint({"model": model_cfg, "rows": train_rows, "torch": torch.__version__.split("+")[0]})
     out = Path(cache_dir) / f"base-{model_cfg['name']}-{key}"
-    if (out / "config.json").exists():
-        return out
+    with build_lock(out):  # jobs started side by side build the base once: the others wait, then reuse it
+        if not (out / "config.json").exists():
+            _build_embedded(model_cfg, train_rows, out, key)
+    return out
+
+
+def _build_embedded(model_cfg: dict, train_rows: list[dict], out: Path, key: str) -> None:
     texts_for_bpe = [t for r in train_rows for t in (_flat(r["prompt"]), _flat(r["chosen"]), _flat(r["rejected"]))]
     tokenizer = train_tokenizer(texts_for_bpe, model_cfg["tokenizer"]["vocab_size"])
     torch.manual_seed(model_cfg["pretrain"]["seed"])
@@ -107,7 +113,20 @@ def build_embedded(model_cfg: dict, train_rows: list[dict], cache_dir: Path) -> 
         model.save_pretrained(tmp)
         tokenizer.save_pretrained(tmp)
         (tmp / "pretrain.json").write_text(json.dumps({"epoch_loss": curve, "key": key}, indent=1))
-    return out
+
+
+@contextmanager
+def build_lock(out: Path):
+    """An exclusive lock (fcntl) on <out>.lock for as long as one process builds `out`."""
+    import fcntl
+
+    out.parent.mkdir(parents=True, exist_ok=True)
+    with open(out.with_name(out.name + ".lock"), "w") as handle:
+        fcntl.flock(handle, fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(handle, fcntl.LOCK_UN)
 
 
 def _flat(value: Any) -> str:

@@ -73,8 +73,11 @@ def load_embedded(cfg: dict) -> Canonical:
 
         return minimal_pairs.generate(seed=0)
 
+    def helpful() -> list[dict]:  # categories of the helpful part are its failure types
+        return [r | {"category": r["failure"]} for r in _read_jsonl(HERE / "helpful.jsonl")]
+
     parts = {"verifiable": lambda: verifiable.generate(seed=0), "curated": lambda: _read_jsonl(HERE / "curated.jsonl"),
-             "minimal": minimal, "helpful": lambda: _read_jsonl(HERE / "helpful.jsonl")}
+             "minimal": minimal, "helpful": helpful}
     rows: list[dict] = []
     for part in cfg["parts"]:
         if part not in parts:

@@ -112,6 +112,30 @@ def table(stats: dict[str, dict[str, dict]], tokenizer_names: list[str]) -> str:
     return "\n".join(lines)
 
 
+def controls_table(canonical: datalib.Canonical) -> str:
+    """The trivial controls (harness.controls; bag-of-words fit on train) on the test split: share of pairs
+    where each picks the chosen answer, overall, per part and per category of each part."""
+    from harness import controls
+
+    test = [r for r in canonical.splits["test"] if "chosen" in r and "rejected" in r]
+    if canonical.kind != "pairwise" or not test:
+        return ""
+    scores = controls.score_controls(canonical.train, test)
+    def part(r: dict) -> str:
+        return str(r.get("part") or r.get("source") or "all")
+    groups = {"all": [True] * len(test)}
+    for p in sorted({part(r) for r in test}):
+        groups[p] = [part(r) == p for r in test]
+        for c in sorted({str(r.get("category") or r.get("domain")) for r in test if part(r) == p}):
+            groups[f"{p}/{c}"] = [part(r) == p and str(r.get("category") or r.get("domain")) == c for r in test]
+    lines = ["| test pairs | n | " + " | ".join(scores) + " |", "|" + "---|" * (len(scores) + 2)]
+    for label, mask in groups.items():
+        n = sum(mask)
+        cells = [f"{sum(s for s, m in zip(v, mask) if m) / n:.3f}" for v in scores.values()]
+        lines.append(f"| {label} | {n} | " + " | ".join(cells) + " |")
+    return "\n".join(lines)
+
+
 def write_datasheet(markdown: str, command: str, path: Path = DATASHEET) -> None:
     text = path.read_text(encoding="utf-8")
     if BEGIN not in text or END not in text:
@@ -140,6 +164,10 @@ def main(argv: list[str] | None = None) -> str:
     stats = {part: {s: field_stats(rows, tokenizers) for s, rows in splits.items()}
              for part, splits in parts_of(canonical).items()}
     markdown = table(stats, list(tokenizers))
+    ctl = controls_table(canonical)
+    if ctl:
+        markdown += ("\n\nTrivial controls on the test split (share of pairs where the rule picks the chosen answer; "
+                     "ties count one half; `bag_of_words` is fit on the train split; harness/controls.py):\n\n" + ctl)
     print(markdown)
     if args.write_datasheet:
         write_datasheet(markdown, " ".join(["python -m harness.data.stats", *args.overrides, "--write-datasheet"]))
