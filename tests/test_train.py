@@ -93,3 +93,15 @@ def test_short_run_keeps_its_final_loss_and_flags_a_tiny_held_out_set(cache_dir,
     assert math.isfinite(row.final_loss) and row.final_loss == row.loss_values[-1]
     assert row.eval_pairs == 4
     assert any(f.startswith("small_eval: 4 held-out test pairs (< 100)") for f in row["flags"]), row["flags"]
+
+
+def test_training_on_minimal_pairs_moves_the_held_out_gain_over_the_base(cache_dir, runs_dir):
+    """SFT on a slice of the minimal pairs, scored on test items whose words it never saw: the row's gain over
+    the base (same pairs) is positive, and the per-pair scores it stores reproduce its accuracy."""
+    out = run_cli("harness.train", ["method=sft", "data=minimal", "data.max_train_pairs=400", "data.max_test_pairs=300",
+                                    "method.num_train_epochs=2", "model.pretrain.epochs=3"], runs_dir, cache_dir)
+    assert out.returncode == 0, out.stderr[-3000:]
+    row = results.load_runs(runs_dir).iloc[0]
+    assert row.eval_pairs == 300 and len(row.test_pair_scores) == 300
+    assert row.pref_accuracy == pytest.approx(sum(row.test_pair_scores) / 300)
+    assert row.pref_accuracy_gain > 0.03, (row.pref_accuracy, row.base_pref_accuracy)
