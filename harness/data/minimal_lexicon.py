@@ -160,14 +160,14 @@ ADJECTIVES = (
 
 # Past-tense verbs (3rd person masculine singular) that take a human subject and no object, so that
 # "verb + human noun" can only read as verb + subject: transitive verbs (سأل، فهم، شكر، رفض، تزوج، غادر، قرأ،
-# شرب) are left out, since their feminine / 2nd-person form would read "I/you ... the teacher" (قرأت المعلم),
-# and so are verbs whose unvoweled form is also a common Form II causative (ضحك/ضحّك، فرح/فرّح، هدأ/هدّأ،
-# سكت/سكّت، نزل/نزّل، هرب/هرّب). The feminine adds ت (the present: ي -> ت). Sound, hollow and hamzated verbs only
-# (no final weak letter: مشى، بكى، نسي), and none of the Form IV / VII / VIII / X verbs of the hamza lists
-# below, nor a verb whose feminine present is another verb's past (تخرج، تغيب).
+# شرب، حاول، تعلم) are left out, since "verb + ت + masculine noun" would also read "I/you ... the teacher"
+# (قرأت المعلم), and so are verbs whose unvoweled form is also a common Form II causative (ضحك/ضحّك، فرح/فرّح،
+# هدأ/هدّأ، سكت/سكّت، نزل/نزّل، هرب/هرّب). The feminine adds ت. Sound, hollow and hamzated verbs only (no final
+# weak letter: مشى، بكى، نسي), and none of the Form IV / VII / VIII / X verbs of the hamza lists below.
 VERBS = (
-    "جلس", "سافر", "نجح", "خرج", "دخل", "ذهب", "تكلم", "تأخر", "لعب", "ركض", "سبح", "صرخ", "تحدث", "تدرب", "فاز", "نام", "صمت", "تردد", "تعب", "غضب", "تراجع", "صام", "تخرج", "نهض", "قفز", "تنهد", "تعجب",
-    "سهر", "جاع", "عطش", "تفاءل", "تنفس", "سعل", "عطس", "صعد", "ندم", "تألم", "فكر",
+    "جلس", "سافر", "نجح", "خرج", "دخل", "ذهب", "تكلم", "تأخر", "لعب", "ركض", "سبح", "صرخ", "تحدث", "تعلم",
+    "تدرب", "فاز", "نام", "صمت", "تردد", "تعب", "غضب", "تراجع", "صام", "تخرج", "نهض", "قفز", "تنهد", "تعجب",
+    "سهر", "جاع", "عطش", "تفاءل", "تنفس", "سعل", "عطس", "صعد", "ندم", "حاول", "تألم", "شرب", "قرأ", "فكر",
     "تحمس", "تكاسل", "تجول", "تقاعد", "تطوع", "تفوق", "تنافس", "تشاجر", "تعثر", "تحسن", "تغيب", "تأهل",
     "تعاون", "تضايق", "تسوق", "توقف", "تحرك", "تألق", "تأثر", "تذمر", "تفرج", "تظاهر", "تأقلم", "كسل",
     "هاجر", "ثار", "غاب", "قام", "صاح", "عاش",
