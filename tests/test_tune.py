@@ -95,7 +95,9 @@ def test_selection_ignores_the_test_split(tmp_path):
     test_cols = [c for c in results.COLUMNS if c in tune.QUALITY or c.startswith("base_") or c.endswith("_gain")]
     for i, f in enumerate(results.run_files(tmp_path / "b")):
         row = results.read_row(f)
-        row |= {c: (float("nan") if i % 2 else 1e9 * (-1) ** i) for c in test_cols}
+        row |= {c: (float("nan") if i % 2 else 1e9 * (-1) ** i) for c in test_cols
+                if c not in ("base_test_pair_scores", "base_test_pair_scores_norm")}  # lists: below
+        row |= {c: [float(i % 2)] * 4 for c in ("test_pair_scores", "base_test_pair_scores")}
         results.write_row(row, f.parent)
     for by in ("val_pref_accuracy", "val_exact_match"):
         assert tune.selections(tmp_path / "a", by) == tune.selections(tmp_path / "b", by)
