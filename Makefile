@@ -7,7 +7,7 @@ export HF_DATASETS_OFFLINE := 1
 export HF_HUB_DISABLE_TELEMETRY := 1
 export TOKENIZERS_PARALLELISM := false
 
-.PHONY: help venv sweep report test test-fast bench tune baseline regress clean
+.PHONY: help venv sweep report test test-fast bench tune baseline regress golden mutants clean
 
 help:  ## list targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-10s %s\n", $$1, $$2}'
@@ -41,6 +41,12 @@ baseline: venv  ## run the CI sweep afresh into runs/ci/ and write reports/basel
 regress: venv  ## run the CI sweep into runs/ci/, then compare its rankings with the committed baseline
 	$(PY) -m harness.train -m sweep=ci force=true; sweep=$$?; \
 	$(PY) -m harness.regress runs/ci --baseline reports/baseline/rankings.json && exit $$sweep
+
+golden: venv  ## refresh tests/golden/trajectories.json (every method's first steps); review the diff
+	APB_UPDATE_GOLDEN=1 $(PY) -m pytest -q tests/test_golden.py -rs
+
+mutants: venv  ## plant known bugs in copies of the project and show that `make regress` fails on each
+	$(PY) tests/mutants.py $(MUTANTS_ARGS)
 
 bench: venv  ## performance: harness vs plain TRL, reference-cache speed-up, scaling, cheap wins
 	$(PY) -m bench.harness_vs_plain

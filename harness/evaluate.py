@@ -8,6 +8,7 @@ evaluation settings) and cached, so every row can carry its gain over the base.
 from __future__ import annotations
 
 import json
+import random
 import time
 from pathlib import Path
 from typing import Any
@@ -16,7 +17,7 @@ import torch
 
 from harness import controls
 from harness import metrics as metrics_table
-from harness.data.arabic import answer_matches
+from harness.data.arabic import answer_matches, closer_to_chosen
 from harness.data.encoding import encode, left_padded, prompt_ids
 from harness.store import fingerprint, write_text
 
@@ -25,12 +26,15 @@ from harness.store import fingerprint, write_text
 @torch.no_grad()
 def completion_logps(model, tokenizer, items: list[tuple[Any, Any]], max_length: int, batch_size: int,
                      device: str) -> list[tuple[float, int]]:
-    """(summed log-prob, token count) of each completion given its prompt."""
+    """(summed log-prob, token count) of each completion given its prompt, in the order of items. Batches are
+    formed in length order (less padding; the masked result does not depend on the batch)."""
     model.eval()
-    out: list[tuple[float, int]] = []
+    out: list[tuple[float, int]] = [(0.0, 0)] * len(items)
     encoded = [encode(tokenizer, p, c, max_length) for p, c in items]
-    for i in range(0, len(encoded), batch_size):
-        chunk = encoded[i : i + batch_size]
+    order = sorted(range(len(encoded)), key=lambda k: len(encoded[k][0]) + len(encoded[k][1]))
+    for i in range(0, len(order), batch_size):
+        index = order[i : i + batch_size]
+        chunk = [encoded[k] for k in index]
         width = max(len(p) + len(c) for p, c in chunk)
         ids = torch.full((len(chunk), width), tokenizer.pad_token_id, dtype=torch.long)
         mask = torch.zeros_like(ids)
@@ -45,7 +49,8 @@ def completion_logps(model, tokenizer, items: list[tuple[Any, Any]], max_length:
         tmask = target[:, 1:]
         sums = (logp * tmask).sum(-1).tolist()
         counts = tmask.sum(-1).tolist()
-        out += list(zip(sums, counts))
+        for k, sc in zip(index, zip(sums, counts)):
+            out[k] = sc
     return out
 
 
@@ -109,11 +114,17 @@ def score_split(model, tokenizer, rows: list[dict], cfg: dict, device: str,
         bch, brj = base_logps[0::2], base_logps[1::2]
         margins = [(c[0] - bc[0]) - (r[0] - br[0]) for c, r, bc, br in zip(ch, rj, bch, brj)]
         m["reward_margin"] = cfg["report_beta"] * sum(margins) / len(margins)
-    questions = _unique_questions(rows)[: cfg["max_em_questions"]]
+    questions = _unique_questions(rows)
+    if len(questions) > cfg["max_em_questions"]:  # a seeded draw over the whole split, in split order
+        keep = sorted(random.Random(0).sample(range(len(questions)), cfg["max_em_questions"]))
+        questions = [questions[k] for k in keep]
     if questions:
         got = greedy_answers(model, tokenizer, [q["prompt"] for q in questions], cfg["max_new_tokens"],
                              cfg["batch_size"], device)
         m["exact_match"] = sum(answer_matches(g, q["answer"]) for g, q in zip(got, questions)) / len(questions)
+        judged = [closer_to_chosen(g, q["chosen"], q["rejected"]) for g, q in zip(got, questions)
+                  if q.get("chosen") and q.get("rejected")]
+        m["gen_pref_accuracy"] = sum(judged) / len(judged) if judged else None
     m["_em_questions"] = len(questions)
     if base is not None:
         prompts = [r["prompt"] for r in _unique_prompts(rows)][: cfg["kl_prompts"]]
@@ -149,7 +160,7 @@ def base_quality(base, tokenizer, splits: dict[str, list[dict]], cfg: dict, devi
     per-pair scores on test (harness.controls, fit on train), cached on disk: they are the same for every job
     on this base and data."""
     key = fingerprint({"base": base_key, "eval": cfg, "val": splits["val"], "test": splits["test"],
-                       "train": fingerprint(splits["train"]), "format": 2})
+                       "train": fingerprint(splits["train"]), "format": 3})
     path = Path(cache) / f"base-quality-{key}.json"
     if path.exists():
         return json.loads(path.read_text())
@@ -167,7 +178,8 @@ def evaluate(model, base, tokenizer, splits: dict[str, list[dict]], cfg: dict, d
     t0 = time.perf_counter()
     row: dict[str, Any] = {}
     for split, prefix in (("test", ""), ("val", "val_")):
-        metrics, _ = score_split(model, tokenizer, splits[split], cfg, device, base_result[split]["logps"], base)
+        metrics, _ = score_split(model, tokenizer, splits[split], cfg, device, base_result[split]["logps"],
+                                 base if split == "test" else None)  # KL to the base: on test prompts only
         if split == "test":
             row["eval_pairs"] = sum("chosen" in r for r in splits[split])
             row["eval_em_questions"] = metrics["_em_questions"]
@@ -176,7 +188,7 @@ def evaluate(model, base, tokenizer, splits: dict[str, list[dict]], cfg: dict, d
         row |= {prefix + k: v for k, v in metrics.items() if not k.startswith("_")}
     base_test = base_result["test"]["metrics"]
     row |= {"base_" + k: base_test.get(k) for k in metrics_table.BASE_SCORED}
-    for k in ("pref_accuracy", "exact_match"):
+    for k in ("pref_accuracy", "exact_match", "gen_pref_accuracy"):
         if row.get(k) is not None and base_test.get(k) is not None:
             row[k + "_gain"] = row[k] - base_test[k]
     row["report_beta"] = cfg["report_beta"]

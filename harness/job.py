@@ -100,7 +100,7 @@ class Job:
         """The method's registry entry and its validated TRL arguments; the row records what was asked."""
         method, kwargs = methods.job_kwargs(self.cfg, str(self.out_dir / ".trainer" / self.run_id), self.device,
                                             self.dtype)
-        self.row |= {"trainer": method.trainer.split(":")[1], "learning_rate": kwargs.get("learning_rate"),
+        self.row |= {"trainer": method.trainer.split(":")[1], "method_family": method.family, "learning_rate": kwargs.get("learning_rate"),
                      "beta": kwargs.get("beta"), "epochs": float(kwargs.get("num_train_epochs", 1))}
         self.record_hparams(kwargs)
         return method, kwargs
@@ -139,6 +139,11 @@ class Job:
             self.row.setdefault("memory_kind", kind)
         self.row |= {"status": status, "error": error, "finished_at": _utc()}
         self.row["flags"] = measure.sanity_flags(self.row) if status == "ok" else []
+        if status == "failed":  # the failure is recorded even when the row holds a field the schema lacks
+            unknown = sorted(set(self.row) - set(results.COLUMNS))
+            self.row = {k: v for k, v in self.row.items() if k not in unknown}
+            if unknown:
+                self.row["error"] = f"{error}\n(fields dropped from this failed row: {', '.join(unknown)})"
         results.write_row(self.row, self.out_dir)
         r = self.row
         print(f"[{status}] {r['method']} seed={r['seed']} train={_fmt(r.get('train_seconds'))}s "

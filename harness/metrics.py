@@ -50,10 +50,15 @@ TABLE: list[Metric] = [
        "test", False, "quality"),
     _M("exact_match", "share of held-out verifiable questions whose greedy answer, normalised, equals the "
        "reference; null if none", "fraction", "test", True, "quality"),
+    _M("gen_pref_accuracy", "share of held-out pair prompts whose greedy answer is closer (character edit "
+       "distance, normalised text) to the chosen than to the rejected answer; equal distance counts 0.5",
+       "fraction", "test", True, "quality"),
     _M("kl_to_base", "sampled estimate of KL(policy || base) per completion token on held-out prompts",
        "nats/token", "test prompts", False, "quality"),
     _M("pref_accuracy_gain", "pref_accuracy minus the base model's pref_accuracy on the same pairs",
        "fraction", "test", True, "gain"),
+    _M("gen_pref_accuracy_gain", "gen_pref_accuracy minus the base model's on the same prompts", "fraction",
+       "test", True, "gain"),
     _M("exact_match_gain", "exact_match minus the base model's exact_match on the same questions", "fraction",
        "test", True, "gain"),
     # ------------------------------------------------------------------------------ efficiency (derived)
@@ -103,6 +108,7 @@ BY_NAME: dict[str, Metric] = {m.name: m for m in TABLE}
 QUALITY = [m for m in TABLE if m.kind == "quality"]
 # base_ columns: the base model's own test numbers (reward margin and KL are 0 for the base by definition)
 BASE_SCORED = [m.name for m in QUALITY if m.name not in ("reward_margin", "kl_to_base")]
+VAL_SCORED = [m.name for m in QUALITY if m.name != "kl_to_base"]  # KL to the base is sampled on test prompts only
 
 
 def get(name: str) -> Metric:
@@ -134,7 +140,7 @@ def is_quality(name: str) -> bool:
 
 def numeric_metrics() -> list[str]:
     """Every metric the report aggregates over seeds, with the validation and base variants it shows."""
-    return [m.name for m in TABLE] + ["val_" + m.name for m in QUALITY] + ["base_" + n for n in BASE_SCORED]
+    return [m.name for m in TABLE] + ["val_" + n for n in VAL_SCORED] + ["base_" + n for n in BASE_SCORED]
 
 
 # ------------------------------------------------------------------------------------------ derived

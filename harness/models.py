@@ -17,6 +17,7 @@ import torch
 from tokenizers import Tokenizer, decoders, models, pre_tokenizers, trainers
 from transformers import AutoModelForCausalLM, PreTrainedTokenizerFast, Qwen3Config
 
+from harness import batching
 from harness.store import atomic_path, fingerprint
 
 SPECIALS = ["<|endoftext|>", "<|im_start|>", "<|im_end|>"]
@@ -71,9 +72,13 @@ def pretrain(model: torch.nn.Module, tokenizer, pairs: list[tuple[str, str]], cf
          + [tokenizer.eos_token_id])[: cfg["max_length"]]
         for p, c in pairs
     ]
+    lengths = [len(x) for x in encoded]
     for _ in range(cfg["epochs"]):
-        order = encoded[:]
-        rng.shuffle(order)
+        if cfg.get("length_bucket"):  # harness.batching: short and long rows in separate batches, less padding
+            order = [encoded[i] for i in batching.bucket_order(lengths, cfg["batch_size"], cfg["length_bucket"], rng)]
+        else:
+            order = encoded[:]
+            rng.shuffle(order)
         total = 0.0
         for i in range(0, len(order), cfg["batch_size"]):
             chunk = order[i : i + cfg["batch_size"]]

@@ -27,13 +27,13 @@ from typing import Any
 import pandas as pd
 from omegaconf import OmegaConf
 
-from harness import CONF_DIR, metrics, require_checkout
+from harness import CONF_DIR, checks, metrics, require_checkout
 from harness.results import load_runs
 from harness.stats import mean_ci, paired_difference, shared_ranks
 from harness.store import config_hash, config_identity
 
 DEFAULT_CONFIG = CONF_DIR / "regress.yaml"
-BASELINE_FORMAT = 1
+BASELINE_FORMAT = 2  # 2: per-method learning, mean and trajectory checks (harness.checks)
 VERSION_COLUMNS = ("torch_version", "transformers_version", "trl_version", "datasets_version", "python_version")
 IDENTITY = ("dataset", "dataset_fingerprint", "model")  # the baseline only speaks for these
 
@@ -145,7 +145,8 @@ def _one(series: pd.Series) -> Any:
 
 def build_baseline(df: pd.DataFrame, cfg: dict, runs_dir: Path) -> dict[str, Any]:
     return {"format": BASELINE_FORMAT, "created_at": datetime.now(timezone.utc).isoformat(timespec="seconds"),
-            "runs_dir": str(runs_dir), **provenance(df), "regress_config": cfg, "metrics": summarize(df, cfg)}
+            "runs_dir": str(runs_dir), **provenance(df), "regress_config": cfg, "metrics": summarize(df, cfg),
+            "per_method": checks.summarize(df, cfg)}
 
 
 # ---------------------------------------------------------------------------------- comparison
@@ -306,11 +307,38 @@ def verdict_line(rows: list[dict]) -> str:
     flips = sum(r["fail"] and r["verdict"] == "FLIP" for r in rows)
     moved = sum(r["fail"] and r["verdict"].startswith("MOVED") for r in rows)
     missing = sum(r["fail"] and r["verdict"] == "MISSING" for r in rows)
+    unlearned = sum(r["fail"] and r["verdict"].startswith("NOT LEARNED") for r in rows)
+    changed = sum(r["fail"] and r["verdict"].startswith("CHANGED") for r in rows)
     checked = sum(r["verdict"] in ("ok", "FLIP") for r in rows)
+    per_method = sum(r["metric"] == "per method" for r in rows)
     noise = sum(r["verdict"].startswith("~") for r in rows)
-    word = "FAIL" if flips or moved or missing else "PASS"
-    return (f"{word}: {flips} significant flips, {moved} quality means outside tolerance, {missing} missing; "
-            f"{checked} significant orderings checked, {noise} within noise (~)")
+    word = "FAIL" if any(r["fail"] for r in rows) else "PASS"
+    line = (f"{word}: {flips} significant flips, {moved} means outside tolerance, {unlearned} methods no longer "
+            f"learning, {changed} training trajectories changed, {missing} missing; {checked} significant "
+            f"orderings and {per_method} per-method checks made, {noise} within noise (~)")
+    failed = failed_methods(rows)
+    return (f"failed methods: {failed}\n" if failed else "") + line
+
+
+def failed_methods(rows: list[dict]) -> str:
+    """`dpo (trajectory, mean), kto (learning)`: where a red CI should look first."""
+    names: dict[str, list[str]] = {}
+    for r in rows:
+        if not r["fail"]:
+            continue
+        if r["metric"] == "per method":
+            method, _, check = r["pair"].partition(" ")
+        elif r["verdict"] == "MISSING":
+            method, check = r["pair"], "missing"
+        else:  # an ordering names both of its methods; a tolerance row names its one
+            for method in r["pair"].split(" ")[0].split("-"):
+                names.setdefault(method, []).append(f"{r['metric']} {r['verdict'].split(' ')[0].lower()}")
+            continue
+        names.setdefault(method, []).append(check)
+    def counted(checks: list[str]) -> str:
+        return ", ".join(c + (f" x{checks.count(c)}" if checks.count(c) > 1 else "") for c in dict.fromkeys(checks))
+
+    return ", ".join(f"{m} ({counted(c)})" for m, c in sorted(names.items()))
 
 
 # ---------------------------------------------------------------------------------------- main
@@ -334,7 +362,7 @@ def run_check(runs_dir: Path, baseline: Path, cfg: dict) -> int:
     df = ok_rows(runs_dir)
     check_identity(base, df, baseline)
     new = summarize(df, cfg)
-    rows = compare(base, new, cfg)
+    rows = compare(base, new, cfg) + checks.compare(base["per_method"], checks.summarize(df, cfg), cfg)
     print(f"harness.regress: {runs_dir} ({len(df)} ok rows) vs {baseline} (made {base['created_at']})")
     print(render(rows))
     print("ranks now:")
@@ -344,7 +372,7 @@ def run_check(runs_dir: Path, baseline: Path, cfg: dict) -> int:
         print(note)
     line = verdict_line(rows)
     print(line)
-    return 1 if line.startswith("FAIL") else 0
+    return 1 if line.splitlines()[-1].startswith("FAIL") else 0
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -19,7 +19,8 @@ import pyarrow.parquet as pq
 from harness import metrics
 from harness.store import atomic_path
 
-SCHEMA_VERSION = 3  # 3: per-pair test scores, the base's and the controls' (two-level intervals, controls)
+SCHEMA_VERSION = 4  # 3: per-pair test scores, the base's and the controls' (two-level intervals, controls);
+                    # 4: gen_pref_accuracy; exact-match questions a seeded draw over the split
 
 _F64, _I64, _STR, _BOOL = pa.float64(), pa.int64(), pa.string(), pa.bool_()
 
@@ -35,6 +36,8 @@ FIELDS: list[tuple[str, pa.DataType, str]] = [
     ("sweep", _STR, "sweep name (runs/<sweep>/)"),
     ("method", _STR, "method registry name (sft, dpo, ipo, cpo, kto, ...)"),
     ("trainer", _STR, "TRL trainer class that ran"),
+    ("method_family", _STR, "the objective's family (harness.methods): sft, reference-based pairwise, "
+                            "reference-free pairwise or unpaired"),
     ("seed", _I64, "training seed (the unit of replication)"),
     ("model", _STR, "base model: checkpoint path / hub id, or the embedded model's name"),
     ("model_weights", _STR, "'pretrained' or 'random-init' (random-init quality numbers mean nothing)"),
@@ -106,10 +109,9 @@ FIELDS: list[tuple[str, pa.DataType, str]] = [
     ("eval_pairs", _I64, "held-out test pairs evaluated"),
     ("eval_em_questions", _I64, "held-out test verifiable questions for exact match"),
     *[_metric(m.name, _F64) for m in metrics.QUALITY],
-    *[_metric("val_" + m.name, _F64) for m in metrics.QUALITY],
+    *[_metric("val_" + n, _F64) for n in metrics.VAL_SCORED],
     *[_metric("base_" + n, _F64) for n in metrics.BASE_SCORED],
-    _metric("pref_accuracy_gain", _F64),
-    _metric("exact_match_gain", _F64),
+    *[_metric(m.name, _F64) for m in metrics.TABLE if m.kind == "gain"],
     # per test pair: what the report resamples (seeds x pairs) and pairs method by method, base and controls
     ("test_pair_ids", pa.list_(_STR), "id of each held-out test pair, in the order of the score lists"),
     ("test_pair_parts", pa.list_(_STR), "part of the data each test pair comes from (minimal, helpful, ...)"),

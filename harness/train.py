@@ -30,7 +30,7 @@ def main(cfg: DictConfig) -> str | None:
     try:
         method, kwargs = job.method_args()                  # validated before anything is loaded
         canonical = datalib.load(job.data_cfg)
-        train_rows = datalib.view(canonical, method.view, seed=job.cfg["seed"])
+        train_rows = datalib.view(canonical, method.view)
         base_dir = models.resolve_base(job.model_cfg, canonical, job.cache_dir)
     except (methods.ConfigError, DataError) as exc:
         return job.reject(exc)                              # one paragraph, nothing trained or written
@@ -39,7 +39,8 @@ def main(cfg: DictConfig) -> str | None:
             kwargs["max_steps"] = budget.max_steps(job.cfg, method, kwargs, train_rows, base_dir)
             job.record_hparams(kwargs)
         t0 = measure.now(job.device)
-        trainer = methods.build_trainer(method, kwargs, base_dir, train_rows, job.model_cfg.get("lora"), job.cache_dir)
+        trainer = methods.build_trainer(method, kwargs, base_dir, train_rows, job.model_cfg.get("lora"), job.cache_dir,
+                                         (job.cfg.get("batching") or {}).get("length_bucket"))
         callback = measure.MeasureCallback(job.device)
         trainer.add_callback(callback)
         job.row["setup_seconds"] = measure.now(job.device) - t0

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import subprocess
+import sys
+
 import pytest
 from omegaconf import OmegaConf
 
@@ -78,3 +81,12 @@ def test_a_copied_package_without_conf_says_it_runs_from_its_checkout(tmp_path):
                               timeout=120)
         assert proc.returncode == 2, (module, proc.stderr[-800:])
         assert "runs from its checkout" in proc.stderr and "Traceback" not in proc.stderr
+
+
+def test_the_zoo_preset_runs_every_registered_method_and_the_listing_names_them():
+    cfg = compose_cfg(["sweep=zoo"], hydra_node=True)
+    assert set(cfg.hydra.sweeper.params.method.split(",")) == set(methods.REGISTRY)
+    assert len(methods.REGISTRY) >= 18
+    listing = subprocess.run([sys.executable, "-m", "harness.methods"], capture_output=True, text=True, check=True).stdout
+    assert all(name in listing for name in methods.REGISTRY)
+    assert all(family in listing for family in methods.FAMILIES)

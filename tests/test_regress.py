@@ -9,6 +9,7 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+import numpy as np
 import pytest
 
 from harness import regress
@@ -22,19 +23,32 @@ SPEED = {"sft": 120.0, "cpo": 100.0, "dpo": 60.0, "ipo": 55.0, "kto": 30.0}
 JITTER = (-0.004, 0.0, 0.004)  # per seed: the seeds of one method agree closely
 
 
+PAIRS = 400
+DIFFICULTY = np.random.default_rng(0).random(PAIRS)  # pair p is won when its difficulty < the accuracy
+BASE_ACCURACY = 0.4
+STEPS = list(range(5, 55, 5))
+
+
+def loss_curve(method: str, seed: int, scale: float = 1.0) -> list[float]:
+    return [scale * (0.693 - 0.002 * step * (1 + len(method) / 10) + 0.001 * seed) for step in STEPS]
+
+
 def rows(quality: dict[str, float] = QUALITY, speed: dict[str, float] = SPEED, fingerprint: str = "fp-a",
-         noise: float = 0.0) -> list[dict]:
+         noise: float = 0.0, jitter: tuple[float, ...] = JITTER, loss_scale: dict[str, float] | None = None) -> list[dict]:
     out = []
     for m in QUALITY:
         for i, s in enumerate(SEEDS):
-            q = quality[m] + JITTER[i] + noise * ((i * 7 + len(m)) % 3 - 1)
+            q = quality[m] + jitter[i] + noise * ((i * 7 + len(m)) % 3 - 1)
+            scores = (DIFFICULTY < q).astype(float)
             out.append({
+                "test_pair_scores": scores.tolist(), "base_test_pair_scores": (DIFFICULTY < BASE_ACCURACY).astype(float).tolist(),
+                "loss_steps": STEPS, "loss_values": loss_curve(m, s, (loss_scale or {}).get(m, 1.0)),
                 "run_id": f"{m}-{s}", "sweep": "ci", "method": m, "seed": s, "status": "ok", "model": "tiny-qwen3",
                 "model_weights": "pretrained", "dataset": "arabic_mix", "dataset_fingerprint": fingerprint,
                 "device": "cpu", "finished_at": f"2026-01-01T00:00:{len(out):02d}+00:00",
                 "config_json": json.dumps({"method": {"name": m}, "seed": s}), "learning_rate": 1e-3, "beta": 0.1,
                 "torch_version": "2.13.0", "transformers_version": "5.0.0", "trl_version": "1.16.0",
-                "pref_accuracy": q, "exact_match": q / 2, "pref_accuracy_gain": q - 0.4,
+                "pref_accuracy": scores.mean(), "exact_match": q / 2, "pref_accuracy_gain": scores.mean() - BASE_ACCURACY,
                 "train_flops": 1e11 * (2 if m == "kto" else 1), "samples_per_second": speed[m] * (1 + JITTER[i]),
             })
     return out
@@ -63,7 +77,10 @@ def test_baseline_holds_ranks_intervals_config_and_versions(baseline: Path):
     assert acc["dpo"]["rank"] == "1" and acc["sft"]["rank"] == "5"
     assert acc["dpo"]["n"] == 3 and acc["dpo"]["lo"] <= acc["dpo"]["mean"] <= acc["dpo"]["hi"]
     assert base["metrics"]["pref_accuracy"]["pairs"]["dpo|sft"]["significant"]
-    assert set(base["metrics"]) >= {"pref_accuracy", "exact_match", "samples_per_second", "quality_per_compute"}
+    assert set(base["metrics"]) >= {"pref_accuracy", "samples_per_second", "quality_per_compute"}
+    dpo = base["per_method"]["dpo"]
+    assert dpo["gain"]["learned"] and dpo["gain"]["lo"] > 0 and 0 < dpo["pref_accuracy"]["tolerance"] < 0.1
+    assert dpo["trajectory"]["0"]["steps"] == STEPS
     assert base["config"]["dataset_fingerprint"] == "fp-a" and base["versions"]["trl"] == ["1.16.0"]
     assert base["metrics"]["samples_per_second"]["methods"]["sft"]["mean"] == pytest.approx(1.0)
 
@@ -91,7 +108,38 @@ def test_quality_outside_tolerance_fails_without_a_flip(tmp_path: Path, baseline
     shifted = {m: q + 0.1 for m, q in QUALITY.items()}  # same order, every mean 0.1 higher
     assert check(write_dir(tmp_path / "new", rows(quality=shifted)), baseline) == 1
     out = capsys.readouterr().out
-    assert "MOVED" in out and "0 significant flips" in out
+    assert "MOVED" in out and "5 means outside tolerance" in out and "0 training trajectories changed" in out
+    moved = next(line for line in out.splitlines() if "dpo mean" in line)
+    assert "+0.1" in moved and "reseeding 95%" in moved
+
+
+def test_mean_tolerance_comes_from_the_baseline_seed_spread(tmp_path: Path):
+    def tolerance(jitter):
+        out = tmp_path / f"{jitter[0]}.json"
+        regress.main([str(write_dir(tmp_path / f"runs{jitter[0]}", rows(jitter=jitter))), "--write-baseline", str(out)])
+        return json.loads(out.read_text())["per_method"]["dpo"]["pref_accuracy"]["tolerance"]
+
+    assert tolerance((-0.03, 0.0, 0.03)) > 3 * tolerance((-0.004, 0.0, 0.004))
+
+
+def test_a_method_that_stops_learning_fails_by_name(tmp_path: Path, baseline: Path, capsys):
+    """kto drops to the base's accuracy: the learning check names it (beside the orderings it now loses)."""
+    assert check(write_dir(tmp_path / "new", rows(quality=QUALITY | {"kto": BASE_ACCURACY})), baseline) == 1
+    out = capsys.readouterr().out
+    line = next(l for l in out.splitlines() if "kto learning" in l)
+    assert "NOT LEARNED" in line and "gain +0.1" in line
+    failed = out.strip().splitlines()[-2]
+    assert failed.startswith("failed methods: kto (") and "learning, mean)" in failed
+
+
+def test_a_changed_training_trajectory_fails_by_name(tmp_path: Path, baseline: Path, capsys):
+    """dpo's first losses 5% higher (a changed objective or hyper-parameter), its held-out scores unchanged."""
+    assert check(write_dir(tmp_path / "new", rows(loss_scale={"dpo": 1.05})), baseline) == 1
+    out = capsys.readouterr().out
+    line = next(l for l in out.splitlines() if "dpo trajectory" in l)
+    assert "CHANGED" in line and "+5.0%" in line and "seed" in line and "step" in line
+    assert out.strip().splitlines()[-2] == "failed methods: dpo (trajectory)"
+    assert "CHANGED" not in "".join(l for l in out.splitlines() if "sft trajectory" in l)
 
 
 def test_within_noise_is_shown_as_tilde(tmp_path: Path, capsys):

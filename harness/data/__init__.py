@@ -106,10 +106,11 @@ def load(cfg: dict) -> Canonical:
     return canonical
 
 
-def view(canonical: Canonical, name: str, split: str = "train", seed: int = 0) -> list[dict]:
-    """Rows of one view. KTO's unpaired rows are shuffled once, deterministically by the job's seed: its
-    trainer samples sequentially, so without this chosen/rejected of one prompt would sit side by side in
-    every batch, and every seed would see the same order (no replication across seeds)."""
+def view(canonical: Canonical, name: str, split: str = "train") -> list[dict]:
+    """Rows of one view. KTO's unpaired rows are shuffled once, with a fixed seed: TRL pairs each row with
+    its neighbour in dataset order for the KL term, and chosen/rejected of one prompt must not be neighbours.
+    The order is a property of the data, not of the job: the training order comes from the trainer's sampler
+    (seeded by the job), and the reference log-probs of one ordering are shared by every seed (refcache)."""
     if name not in VIEWS_FROM[canonical.kind]:
         raise DataError(
             f"data={canonical.name} holds {canonical.kind} rows; this method needs the {name} view "
@@ -126,7 +127,7 @@ def view(canonical: Canonical, name: str, split: str = "train", seed: int = 0) -
         out = [{"prompt": r["prompt"], "completion": r[k], "label": k == "chosen"} for r in rows for k in ("chosen", "rejected")]
     else:
         out = [{"prompt": r["prompt"], "completion": r["completion"], "label": bool(r["label"])} for r in rows]
-    random.Random(seed).shuffle(out)
+    random.Random(0).shuffle(out)
     return out
 
 

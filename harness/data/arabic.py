@@ -53,6 +53,26 @@ def answer_matches(generated: str, answer: str) -> bool:
     return bool(want) and got[-len(want):] == want
 
 
+def closer_to_chosen(generated: str, chosen: str, rejected: str) -> float:
+    """1.0 when the first sentence of a greedy answer is closer (character edit distance, whitespace collapsed)
+    to the chosen than to the rejected answer, 0.0 when closer to the rejected, 0.5 when equally close. Letters
+    are kept as written: a minimal pair may differ in one hamza or taa marbuta, which normalize_for_match folds."""
+    first = " ".join(re.split(r"[.\n؟!]", generated.strip(), maxsplit=1)[0].split())
+    dc, dr = (edit_distance(first, " ".join(str(x).split())) for x in (chosen, rejected))
+    return 1.0 if dc < dr else 0.0 if dc > dr else 0.5
+
+
+def edit_distance(a: str, b: str) -> int:
+    """Levenshtein distance (insert, delete, substitute: 1 each)."""
+    prev = list(range(len(b) + 1))
+    for i, ca in enumerate(a, 1):
+        cur = [i]
+        for j, cb in enumerate(b, 1):
+            cur.append(min(prev[j] + 1, cur[j - 1] + 1, prev[j - 1] + (ca != cb)))
+        prev = cur
+    return prev[-1]
+
+
 def arabic_share(text: str) -> float | None:
     """Share of the letters in text that are Arabic script (None when there are no letters)."""
     letters = [c for c in text if c.isalpha()]

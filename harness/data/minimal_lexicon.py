@@ -162,13 +162,15 @@ ADJECTIVES = (
 # "verb + human noun" can only read as verb + subject: transitive verbs (سأل، فهم، شكر، رفض، تزوج، غادر، قرأ،
 # شرب، حاول، تعلم) are left out, since "verb + ت + masculine noun" would also read "I/you ... the teacher"
 # (قرأت المعلم), and so are verbs whose unvoweled form is also a common Form II causative (ضحك/ضحّك، فرح/فرّح،
-# هدأ/هدّأ، سكت/سكّت، نزل/نزّل، هرب/هرّب). The feminine adds ت. Sound, hollow and hamzated verbs only (no final
+# هدأ/هدّأ، سكت/سكّت، نزل/نزّل، هرب/هرّب) and Form V verbs whose unvoweled past is also the feminine present of
+# another verb, which makes the rejected "verb + feminine noun" grammatical (تخرج المعلمة "the teacher goes
+# out", likewise تغيب، تحدث، تعجب، تحسن، تعثر). The feminine adds ت. Sound, hollow and hamzated verbs only (no final
 # weak letter: مشى، بكى، نسي), and none of the Form IV / VII / VIII / X verbs of the hamza lists below.
 VERBS = (
-    "جلس", "سافر", "نجح", "خرج", "دخل", "ذهب", "تكلم", "تأخر", "لعب", "ركض", "سبح", "صرخ", "تحدث", "تعلم",
-    "تدرب", "فاز", "نام", "صمت", "تردد", "تعب", "غضب", "تراجع", "صام", "تخرج", "نهض", "قفز", "تنهد", "تعجب",
-    "سهر", "جاع", "عطش", "تفاءل", "تنفس", "سعل", "عطس", "صعد", "ندم", "حاول", "تألم", "شرب", "قرأ", "فكر",
-    "تحمس", "تكاسل", "تجول", "تقاعد", "تطوع", "تفوق", "تنافس", "تشاجر", "تعثر", "تحسن", "تغيب", "تأهل",
+    "جلس", "سافر", "نجح", "خرج", "دخل", "ذهب", "تكلم", "تأخر", "لعب", "ركض", "سبح", "صرخ",
+    "تدرب", "فاز", "نام", "صمت", "تردد", "تعب", "غضب", "تراجع", "صام", "نهض", "قفز", "تنهد",
+    "سهر", "جاع", "عطش", "تفاءل", "تنفس", "سعل", "عطس", "صعد", "ندم", "تألم", "فكر",
+    "تحمس", "تكاسل", "تجول", "تقاعد", "تطوع", "تفوق", "تنافس", "تشاجر", "تأهل",
     "تعاون", "تضايق", "تسوق", "توقف", "تحرك", "تألق", "تأثر", "تذمر", "تفرج", "تظاهر", "تأقلم", "كسل",
     "هاجر", "ثار", "غاب", "قام", "صاح", "عاش",
 )

@@ -23,6 +23,7 @@ INDEX_METRICS = [
     ("pref_accuracy", "test", "Held-out preference accuracy"),
     ("pref_accuracy_gain", "test", "Preference accuracy gain over base"),
     ("exact_match", "test", "Held-out exact match"),
+    ("gen_pref_accuracy", "test", "Greedy answer closer to chosen than rejected"),
     ("reward_margin", "test", "Reward margin (report beta)"),
     ("kl_to_base", "test", "KL to base (nats/token)"),
     ("final_loss", "train", "Final training loss (own objective)"),

@@ -24,6 +24,12 @@ from harness.report.tables import num  # noqa: E402
 from harness.stats import Estimate  # noqa: E402
 
 DPI = 110
+MANY = 8  # above this many methods, bar charts turn horizontal and legends take two columns
+
+
+def _legend(ax: plt.Axes, n: int) -> None:
+    ax.legend(fontsize=7 if n > MANY else 8, loc="center left", bbox_to_anchor=(1.02, 0.5),
+              ncol=2 if n > 2 * MANY else 1)
 
 
 def _save(fig: plt.Figure, path: Path) -> Path:
@@ -46,6 +52,16 @@ def _bars(ax: plt.Axes, s: Summary, metric: str, title: str, ylabel: str) -> Non
     means = [0.0 if math.isnan(e.mean) else e.mean for e in ests]
     # the value goes under the method name: a zero-height bar is otherwise indistinguishable from a
     # missing one, and a label on the bar collides with its error bar
+    if len(s.methods) > MANY:  # a zoo: horizontal bars, one readable label per row
+        labels = [f"{m.upper()} {num(e.mean)}" for m, e in zip(s.methods, ests)]
+        ax.barh(labels, means, xerr=_err(ests), capsize=3, color="tab:blue", alpha=0.8)
+        ax.invert_yaxis()
+        ax.axvline(0, color="black", linewidth=0.6)
+        ax.tick_params(axis="y", labelsize=8)
+        ax.set_title(title, fontsize=10)
+        ax.set_xlabel(ylabel)
+        ax.grid(axis="x", alpha=0.3)
+        return
     labels = [f"{m.upper()}\n{num(e.mean)}" for m, e in zip(s.methods, ests)]
     bars = ax.bar(labels, means, yerr=_err(ests), capsize=4, color="tab:blue", alpha=0.8)
     if min(means) < 0:  # let the margins pad past 0 so all-negative panels keep room under the title
@@ -107,6 +123,8 @@ def throughput(s: Summary, path: Path) -> Path:
 def _bar_panels(s: Summary, path: Path, title: str, size: tuple[float, float],
                 panels: list[tuple[str, str, str]]) -> Path:
     """One bar chart per (metric, panel title, unit), side by side, with the interval note as title."""
+    if len(s.methods) > MANY:
+        size = (size[0] * 1.3, max(size[1], 0.3 * len(s.methods) + 1.5))
     fig, axes = plt.subplots(1, len(panels), figsize=size)
     for ax, (metric, label, unit) in zip(axes, panels):
         _bars(ax, s, metric, label, unit)
@@ -133,7 +151,7 @@ def quality_vs_time(s: Summary, path: Path) -> Path:
     front = _pareto(pts)
     if len(front) > 1:
         ax.plot(*zip(*front), linestyle="--", color="gray", label="Pareto front")
-    ax.legend(fontsize=8, loc="center left", bbox_to_anchor=(1.02, 0.5))
+    _legend(ax, len(s.methods))
     ax.axhline(0, color="black", linewidth=0.6)
     ax.set_xlabel("training time (s)")
     ax.set_ylabel("held-out pref-accuracy gain over base")
@@ -160,7 +178,7 @@ def frontier(s: Summary, path: Path) -> Path:
     best = best_control(s.pairs) if s.pairs is not None else None
     if best:
         ax.axhline(float(best[1].mean()), color="gray", linestyle="--", label=f"best control: {best[0]}")
-    ax.legend(fontsize=8, loc="center left", bbox_to_anchor=(1.02, 0.5))
+    _legend(ax, len(s.methods))
     ax.set_xlabel("KL(policy || base) per completion token (nats), sampled on test prompts")
     ax.set_ylabel("held-out pref accuracy (test)")
     ax.set_title(f"Quality vs. KL to the base - sweep {s.sweep} (one point per run)", fontsize=10)

@@ -21,24 +21,43 @@ def _cell(e) -> str:
     return "-" if e is None else cell(e)
 
 
-def table(data: PairData, methods: list[str], mask) -> pd.DataFrame:
-    rows = quality_rows(data, methods, mask)
-    return pd.DataFrame([{
+def families(s: Summary) -> dict[str, str]:
+    """{method: family} from the rows (empty for rows written before the family was recorded)."""
+    if "method_family" not in s.runs:
+        return {}
+    return {m: f for m, f in zip(s.runs["method"], s.runs["method_family"]) if isinstance(f, str) and f}
+
+
+def grouped(methods: list[str], family: dict[str, str]) -> list[str]:
+    """Methods grouped by family (families in order of first appearance), the given order kept within one."""
+    order = list(dict.fromkeys(family.get(m, "") for m in methods))
+    return sorted(methods, key=lambda m: order.index(family.get(m, "")))
+
+
+def table(data: PairData, methods: list[str], mask, family: dict[str, str] | None = None) -> pd.DataFrame:
+    family = family or {}
+    rows = quality_rows(data, grouped(methods, family), mask)
+    return pd.DataFrame([({"Family": family.get(r.name, "-") if r.kind == "method" else "-"} if family else {}) | {
         "Name": r.name.upper() if r.kind == "method" else r.name, "Kind": KIND[r.kind],
         "Pref accuracy (summed log-prob)": cell(r.acc), "Length-normalised": _cell(r.acc_norm),
         "Gain over base": _cell(r.gain), "Margin over best control": _cell(r.margin),
         "n": str(r.acc.n) + (" seeds" if r.kind == "method" else " pairs")} for r in rows])
 
 
-def breakdown(data: PairData, methods: list[str]) -> pd.DataFrame:
-    """Pref accuracy per part and category (rows, test pairs in brackets) for every method, the base and the
-    controls (columns)."""
+def breakdown(data: PairData, methods: list[str], family: dict[str, str] | None = None) -> pd.DataFrame:
+    """Pref accuracy per part and category (test pairs in brackets) for every method, the base and the
+    controls: parts as rows and methods as columns, or transposed when there are more than 6 methods (a zoo)
+    so that the table stays readable."""
     rows = []
     for label, mask in data.masks().items():
         cells = {(r.name.upper() if r.kind == "method" else r.name): cell(r.acc)
-                 for r in quality_rows(data, methods, mask)}
+                 for r in quality_rows(data, grouped(methods, family or {}), mask)}
         rows.append({"Part / category": f"{label} ({int(mask.sum())})", **cells})
-    return pd.DataFrame(rows)
+    table = pd.DataFrame(rows)
+    if len(methods) <= 6:
+        return table
+    wide = table.set_index("Part / category").T.reset_index().rename(columns={"index": "Name"})
+    return wide
 
 
 def section(s: Summary) -> list[str]:
@@ -55,11 +74,11 @@ def section(s: Summary) -> list[str]:
              f"Intervals ({int(round(100 * s.cfg['confidence']))}%): {intervals.INTERVAL_METHOD}; the base and the "
              "controls are deterministic, so theirs cover test-pair sampling only. Gain and margin are paired by "
              "test pair" + (f"; the best control on these pairs is `{best[0]}`." if best else "."), "",
-             to_markdown(table(data, s.methods, None)), ""]
+             to_markdown(table(data, s.methods, None, families(s))), ""]
     if len(data.masks()) > 1:
         lines += ["### By part and category", "",
                   "Preference accuracy (summed log-prob) on each part of the data and each category with at "
-                  "least 30 test pairs (pairs in brackets).", "", to_markdown(breakdown(data, s.methods)), ""]
+                  "least 30 test pairs (pairs in brackets).", "", to_markdown(breakdown(data, s.methods, families(s))), ""]
     missing = unlearned(data, s.methods)
     if missing:
         lines += ["**Not learned:** no method's gain over the base has an interval above zero on: "

@@ -33,7 +33,7 @@ EFFICIENCY = [Col("Efficiency Score (card)", "card_efficiency"), Col("Training T
 COMPLETE = [Col("Training Time (s)", "train_seconds"), Col("Efficiency (card)", "card_efficiency"),
             Col("Inference Speed (tokens/s)", "infer_tokens_per_second"), Col("Final Loss", "final_loss"),
             Col("Pref Accuracy", "pref_accuracy"), Col("Exact Match", "exact_match"),
-            Col("Reward Margin", "reward_margin"), Col("Gain over Base", "pref_accuracy_gain"),
+            Col("Greedy Answer Pref", "gen_pref_accuracy"), Col("Reward Margin", "reward_margin"), Col("Gain over Base", "pref_accuracy_gain"),
             Col("KL to Base", "kl_to_base"), Col("Train tokens/s", "tokens_per_second"),
             Col("Peak Memory (MB)", "peak_memory_mb"), Col("Est. FLOPs", "train_flops"), Col("MFU", "mfu")]
 
