@@ -14,6 +14,7 @@ import hashlib
 import json
 import os
 import shutil
+import sys
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -64,6 +65,20 @@ def write_text(path: Path | str, text: str) -> Path:
     with atomic_path(path) as tmp:
         tmp.write_text(text, encoding="utf-8")
     return Path(path)
+
+
+def write_jsonl(rows: list[dict], out: Path | str) -> None:
+    """Rows as UTF-8 JSON lines to a file (atomically, then `wrote N rows to FILE` on stderr) or, for "-", to
+    stdout: what the data generators' and the export's command lines write."""
+    text = "".join(json.dumps(r, ensure_ascii=False) + "\n" for r in rows)
+    if str(out) == "-":
+        if hasattr(sys.stdout, "reconfigure"):
+            sys.stdout.reconfigure(encoding="utf-8")
+        sys.stdout.write(text)
+        sys.stdout.flush()
+        return
+    write_text(out, text)
+    print(f"wrote {len(rows)} rows to {out}", file=sys.stderr)
 
 
 def _remove(path: Path) -> None:

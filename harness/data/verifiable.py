@@ -29,14 +29,21 @@ to standard output.
 from __future__ import annotations
 
 import argparse
-import json
 import random
 import sys
 from dataclasses import dataclass
 
 from harness.data.lexicon import (  # noqa: F401  (re-exported: the tests and callers read them here)
-    _ANTONYM_CLUSTERS, _DUAL_OVERRIDES, ANTONYM_PAIRS, CAPITALS, MONTHS, NUMBER_WORDS, PLURALS, WEEKDAYS,
+    _ANTONYM_CLUSTERS,
+    _DUAL_OVERRIDES,
+    ANTONYM_PAIRS,
+    CAPITALS,
+    MONTHS,
+    NUMBER_WORDS,
+    PLURALS,
+    WEEKDAYS,
 )
+from harness.store import write_jsonl
 
 __all__ = ["TASKS", "Task", "Item", "generate", "main", "phrase_count"]
 
@@ -378,19 +385,12 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--seed", type=int, default=0, help="seed for the wrong answers")
     args = parser.parse_args(argv)
     rows = generate(args.seed)
-    lines = "".join(json.dumps(r, ensure_ascii=False) + "\n" for r in rows)
-    if args.out == "-":
-        if hasattr(sys.stdout, "reconfigure"):
-            sys.stdout.reconfigure(encoding="utf-8")
-        sys.stdout.write(lines)
-        sys.stdout.flush()
-    else:
-        with open(args.out, "w", encoding="utf-8", newline="\n") as f:
-            f.write(lines)
+    write_jsonl(rows, args.out)
+    if args.out != "-":
         counts: dict[str, int] = {}
         for r in rows:
             counts[r["split"]] = counts.get(r["split"], 0) + 1
-        print(f"wrote {len(rows)} rows to {args.out} ({counts})", file=sys.stderr)
+        print(f"split sizes: {counts}", file=sys.stderr)
 
 
 if __name__ == "__main__":
