@@ -106,7 +106,8 @@ def trajectory(method: str, was: dict, now: dict, cfg: dict) -> list[dict]:
     rtol, floor = float(cfg["trajectory"]["rtol"]), float(cfg["trajectory"].get("atol", 0.0))
     worst, compared = None, 0  # worst: (excess ratio, seed, step, old, new)
     for seed, t0 in was.get("trajectory", {}).items():
-        new_at = dict(zip(*(now.get("trajectory", {}).get(seed) or {"steps": [], "losses": []}).values()))
+        t1 = now.get("trajectory", {}).get(seed, {})
+        new_at = dict(zip(t1.get("steps", []), t1.get("losses", [])))
         for step, old in zip(t0["steps"], t0["losses"]):
             x = new_at.get(step, math.nan)
             allowed = rtol * abs(old) + floor

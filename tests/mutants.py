@@ -143,8 +143,6 @@ def main(argv: list[str] | None = None) -> int:
         verdict = [x for x in out.splitlines() if x.startswith(("PASS", "FAIL", "failed methods", "error"))]
         results.append((name, ok, why, time.time() - t0))
         print(f"[{'ok' if ok else 'MISSED'}] {name}: {why} ({time.time() - t0:.0f}s)", flush=True)
-        for line in [x for x in out.splitlines() if " per method " in x and "ok" not in x.split("  ")[-1]][:8]:
-            print("      " + line.strip())
         for line in verdict:
             print("      " + line)
         if not args.keep:
