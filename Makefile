@@ -7,7 +7,7 @@ export HF_DATASETS_OFFLINE := 1
 export HF_HUB_DISABLE_TELEMETRY := 1
 export TOKENIZERS_PARALLELISM := false
 
-.PHONY: help venv sweep report test test-fast bench tune baseline regress golden mutants clean
+.PHONY: help venv sweep report test test-fast bench bench-gpu tune baseline regress golden mutants clean
 
 help:  ## list targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-10s %s\n", $$1, $$2}'
@@ -21,7 +21,7 @@ $(VENV)/.installed: pyproject.toml
 
 venv: $(VENV)/.installed  ## create the virtual environment (pip, from pyproject.toml)
 
-sweep: venv  ## the default sweep (5 methods x 3 seeds, CPU), then the report
+sweep: venv  ## the default sweep (5 methods x 8 seeds, CPU, ~15 min), then the report
 	$(PY) -m harness.train -m sweep=default
 	$(PY) -m harness.report runs --sweep default
 
@@ -50,6 +50,10 @@ mutants: venv  ## plant known bugs in copies of the project and show that `make 
 
 bench: venv  ## performance: harness vs plain TRL, reference-cache speed-up, scaling, cheap wins
 	$(PY) -m bench.harness_vs_plain
+
+BENCH_GPU_ARGS ?=
+bench-gpu: venv  ## on a GPU: each card method at Qwen3-1.7B scale (random-init, cost data), harness vs plain TRL, ~8 min
+	$(PY) -m bench.gpu $(BENCH_GPU_ARGS)
 
 TUNE_ARGS ?=
 tune: venv  ## fair ranking: each method's grid on validation (1 seed), best config x 5 seeds, reports/tune/

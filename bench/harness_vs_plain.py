@@ -17,7 +17,6 @@ import json
 import os
 import socket
 import statistics
-import subprocess
 import sys
 import tempfile
 import time
@@ -26,7 +25,8 @@ from typing import Any
 
 import yaml
 
-ROOT = Path(__file__).resolve().parents[1]
+from bench import ENV, ROOT, run_plain, timed
+
 OUT = ROOT / "reports" / "bench"
 PAIRS = int(os.environ.get("BENCH_PAIRS", "128"))  # smaller than the default data so `make bench` stays ~10 min
 REPS = int(os.environ.get("BENCH_REPS", "3"))
@@ -34,8 +34,6 @@ REPS = int(os.environ.get("BENCH_REPS", "3"))
 QUICK = ["data.max_val_pairs=16", "data.max_test_pairs=16", "eval.max_em_questions=8", "eval.kl_prompts=8",
          "eval.max_new_tokens=8", "infer.min_runs=2", "infer.min_seconds=0", "infer.warmup_runs=1",
          "infer.max_new_tokens=8", "force=true"]
-ENV = {"HF_HUB_OFFLINE": "1", "HF_DATASETS_OFFLINE": "1", "HF_HUB_DISABLE_TELEMETRY": "1",
-       "TOKENIZERS_PARALLELISM": "false"}
 
 
 # ------------------------------------------------------------------------------------------------- runners
@@ -64,21 +62,7 @@ class Bench:
 
     def plain(self) -> dict[str, Any]:
         """The plain TRL script on the same base, rows, config and seed."""
-        result = self.work / "plain.json"
-        argv = [sys.executable, str(ROOT / "bench" / "plain_dpo.py"), "--config", str(self.plain_yaml),
-                "--result_json", str(result)]
-        wall, out = timed(argv, {**os.environ, **ENV})
-        if not result.exists():
-            raise RuntimeError(f"plain TRL script failed\n{out[-3000:]}")
-        row = json.loads(result.read_text())
-        result.unlink()
-        return row | {"wall_seconds": wall}
-
-
-def timed(argv: list[str], env: dict) -> tuple[float, str]:
-    t0 = time.perf_counter()
-    proc = subprocess.run(argv, cwd=ROOT, env=env, capture_output=True, text=True)
-    return time.perf_counter() - t0, proc.stdout + proc.stderr
+        return run_plain("dpo", self.plain_yaml, self.work / "plain.json", "dpo")
 
 
 def prepare(work: Path, extra: list[str]) -> tuple[str, Path, Path]:

@@ -159,7 +159,7 @@ def base_quality(base, tokenizer, splits: dict[str, list[dict]], cfg: dict, devi
     """The base model's metrics and per-completion log-probs for val and test, and the trivial controls'
     per-pair scores on test (harness.controls, fit on train), cached on disk: they are the same for every job
     on this base and data."""
-    key = fingerprint({"base": base_key, "eval": cfg, "val": splits["val"], "test": splits["test"],
+    key = fingerprint({"base": base_key, "eval": pair_cfg(cfg), "val": splits["val"], "test": splits["test"],
                        "train": fingerprint(splits["train"]), "format": 3})
     path = Path(cache) / f"base-quality-{key}.json"
     if path.exists():
@@ -171,6 +171,12 @@ def base_quality(base, tokenizer, splits: dict[str, list[dict]], cfg: dict, devi
     result["controls"] = controls.score_controls(splits["train"], splits["test"])
     write_text(path, json.dumps(result))
     return result
+
+
+def pair_cfg(cfg: dict) -> dict:
+    """The evaluation settings this module reads (not the optional lm_eval and judge blocks, which have their
+    own caches): turning those on must not recompute the base's pair scores."""
+    return {k: v for k, v in cfg.items() if k not in ("lm_eval", "judge")}
 
 
 def evaluate(model, base, tokenizer, splits: dict[str, list[dict]], cfg: dict, device: str, base_result: dict) -> dict[str, Any]:
@@ -187,7 +193,7 @@ def evaluate(model, base, tokenizer, splits: dict[str, list[dict]], cfg: dict, d
             row["controls_json"] = json.dumps(base_result.get("controls") or {}, sort_keys=True)
         row |= {prefix + k: v for k, v in metrics.items() if not k.startswith("_")}
     base_test = base_result["test"]["metrics"]
-    row |= {"base_" + k: base_test.get(k) for k in metrics_table.BASE_SCORED}
+    row |= {"base_" + k: base_test.get(k) for k in metrics_table.BASE_SCORED if k in metrics_table.PAIR_SCORED}
     for k in ("pref_accuracy", "exact_match", "gen_pref_accuracy"):
         if row.get(k) is not None and base_test.get(k) is not None:
             row[k + "_gain"] = row[k] - base_test[k]

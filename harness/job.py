@@ -54,6 +54,7 @@ class Job:
             "run_id": run_id, "sweep": plain["sweep_name"], "method": plain["method"]["name"],
             "seed": plain["seed"], "model": plain["model"]["name_or_path"] or plain["model"]["name"],
             "model_weights": plain["model"]["weights"], "dataset": plain["data"]["name"],
+            "cost_only": bool(plain["data"].get("cost_only")) or plain["model"]["weights"] == "random-init",
             "device": device, "dtype": dtype, "hostname": measure.hostname(),
             "started_at": _utc(), "config_json": json.dumps(plain, sort_keys=True, ensure_ascii=False),
             "overrides": " ".join(_overrides()), **versions(),
@@ -106,9 +107,10 @@ class Job:
         return method, kwargs
 
     def record_hparams(self, kwargs: dict[str, Any]) -> None:
-        """The TRL arguments from the config (shared trainer args and the method node), plus max_steps when a
-        compute budget set it; not what the job itself decides (output dir, seeds, precision)."""
-        asked = methods.trl_kwargs(self.cfg["method"], self.cfg["trainer"])
+        """The TRL arguments from the config (shared trainer args, hardware.trainer's and the method node), plus
+        max_steps when a compute budget set it; not what the job itself decides (output dir, seeds, precision)."""
+        hardware = methods.hardware_args(methods.get(self.cfg["method"]["name"]), self.cfg["hardware"])
+        asked = methods.trl_kwargs(self.cfg["method"], {**self.cfg["trainer"], **hardware})
         self.row["hparams_json"] = json.dumps(asked | ({"max_steps": kwargs["max_steps"]} if "max_steps" in kwargs
                                                        else {}), sort_keys=True)
 
@@ -130,6 +132,28 @@ class Job:
 
         return evaluate.base_quality(base, tokenizer, canonical.splits, self.eval_cfg, self.device,
                                      self.cache_dir, models.base_key(base_dir))
+
+    def check_optional_eval(self) -> None:
+        """Before training: the lm-eval tasks exist and load, the judge is a reward model (DataError if not)."""
+        from harness import judge, lmeval
+
+        if lmeval.enabled(self.eval_cfg):
+            lmeval.check(self.eval_cfg["lm_eval"])
+        if judge.enabled(self.eval_cfg):
+            judge.check(self.eval_cfg["judge"])
+
+    def optional_eval(self, policy, base, tokenizer, canonical, base_dir) -> dict:
+        """Row fields of eval.lm_eval (alignment tax) and eval.judge (judged answers) when they are on."""
+        from harness import judge, lmeval, models
+
+        fields: dict = {}
+        key = models.base_key(base_dir)
+        if lmeval.enabled(self.eval_cfg):
+            fields |= lmeval.row_fields(policy, base, tokenizer, self.eval_cfg, self.device, self.cache_dir, key)
+        if judge.enabled(self.eval_cfg):
+            fields |= judge.row_fields(policy, base, tokenizer, canonical.splits["test"], self.eval_cfg, self.device,
+                                       self.cache_dir, key)
+        return fields
 
     # -------------------------------------------------------------------------------------- finish
     def finish(self, status: str, error: str | None = None) -> str:

@@ -141,10 +141,12 @@ def validate(name: str, kwargs: dict[str, Any]) -> None:
 
 def job_kwargs(cfg: dict[str, Any], output_dir: str, device: str, dtype: str) -> tuple[Method, dict[str, Any]]:
     """The method's registry entry and every TRL argument of one job (validated): the method node over the
-    shared trainer args, then what the job decides (output dir, seeds, precision, device)."""
+    hardware's trainer args over the shared trainer args, then what the job decides (output dir, seeds,
+    precision, device, attention kernel)."""
     name = cfg["method"]["name"]
     method = get(name)
-    kwargs = trl_kwargs(cfg["method"], cfg["trainer"])
+    hardware = cfg.get("hardware") or {}
+    kwargs = trl_kwargs(cfg["method"], {**cfg["trainer"], **hardware_args(method, hardware)})
     validate(name, kwargs)
     if method.min_batch > kwargs.get("per_device_train_batch_size", 8):
         raise ConfigError(f"method={name} needs per_device_train_batch_size >= {method.min_batch} "
@@ -154,10 +156,19 @@ def job_kwargs(cfg: dict[str, Any], output_dir: str, device: str, dtype: str) ->
         "output_dir": output_dir, "seed": cfg["seed"], "data_seed": cfg["seed"],
         "bf16": dtype == "bfloat16", "fp16": dtype == "float16", "use_cpu": device == "cpu",
         "gradient_checkpointing": bool(cfg["model"].get("gradient_checkpointing")),
-        "model_init_kwargs": {"dtype": dtype},
+        "model_init_kwargs": {"dtype": dtype, **({"attn_implementation": hardware["attn_implementation"]}
+                                                 if hardware.get("attn_implementation") else {})},
     }
     kwargs.setdefault("disable_tqdm", not sys.stderr.isatty())  # bars in a terminal, not in CI logs
     return method, kwargs
+
+
+def hardware_args(method: Method, hardware: dict[str, Any]) -> dict[str, Any]:
+    """hardware.trainer: TRL arguments a device adds to every method whose config class has the field (so
+    `padding_free` reaches SFTConfig and DPOConfig but not KTOConfig); the method's own yaml and
+    method.<field>= overrides still win."""
+    fields = {f.name for f in dataclasses.fields(method.config_class())}
+    return {k: v for k, v in (hardware.get("trainer") or {}).items() if k in fields}
 
 
 def build_trainer(method: Method, kwargs: dict[str, Any], base_dir: str, rows: list[dict], lora: dict | None,

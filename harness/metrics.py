@@ -55,6 +55,17 @@ TABLE: list[Metric] = [
        "fraction", "test", True, "quality"),
     _M("kl_to_base", "sampled estimate of KL(policy || base) per completion token on held-out prompts",
        "nats/token", "test prompts", False, "quality"),
+    _M("lm_eval_score", "mean over the eval.lm_eval tasks of each task's per-item metric (eval.lm_eval.metric, "
+       "scored by lm-evaluation-harness); per-task scores, stderrs and items in lm_eval_json", "fraction",
+       "lm-eval tasks", True, "quality"),
+    _M("judge_reward", "mean reward the eval.judge reward model gives the greedy answers to held-out prompts",
+       "reward model's units", "test prompts", True, "quality"),
+    _M("judge_reward_sampled", "mean reward of the eval.judge.samples sampled answers (temperature 1) per "
+       "held-out prompt; null when samples is 0", "reward model's units", "test prompts", True, "quality"),
+    _M("lm_eval_gain", "lm_eval_score minus the base model's on the same items; negative is an alignment tax",
+       "fraction", "lm-eval tasks", True, "gain"),
+    _M("judge_win_rate", "share of held-out prompts where the judge rewards the policy's greedy answer above "
+       "the base's (ties count 0.5)", "fraction", "test prompts", True, "gain"),
     _M("pref_accuracy_gain", "pref_accuracy minus the base model's pref_accuracy on the same pairs",
        "fraction", "test", True, "gain"),
     _M("gen_pref_accuracy_gain", "gen_pref_accuracy minus the base model's on the same prompts", "fraction",
@@ -108,7 +119,11 @@ BY_NAME: dict[str, Metric] = {m.name: m for m in TABLE}
 QUALITY = [m for m in TABLE if m.kind == "quality"]
 # base_ columns: the base model's own test numbers (reward margin and KL are 0 for the base by definition)
 BASE_SCORED = [m.name for m in QUALITY if m.name not in ("reward_margin", "kl_to_base")]
-VAL_SCORED = [m.name for m in QUALITY if m.name != "kl_to_base"]  # KL to the base is sampled on test prompts only
+# Scored on test only: KL to the base is sampled on test prompts; lm-eval tasks and the judge are optional and costly.
+TEST_ONLY = ("kl_to_base", "lm_eval_score", "judge_reward", "judge_reward_sampled")
+VAL_SCORED = [m.name for m in QUALITY if m.name not in TEST_ONLY]
+# Filled by harness.evaluate.score_split (the others by harness.lmeval and harness.judge)
+PAIR_SCORED = [m.name for m in QUALITY if m.name not in TEST_ONLY[1:]]
 
 
 def get(name: str) -> Metric:

@@ -19,8 +19,9 @@ import pyarrow.parquet as pq
 from harness import metrics
 from harness.store import atomic_path
 
-SCHEMA_VERSION = 4  # 3: per-pair test scores, the base's and the controls' (two-level intervals, controls);
+SCHEMA_VERSION = 5  # 3: per-pair test scores, the base's and the controls' (two-level intervals, controls);
                     # 4: gen_pref_accuracy; exact-match questions a seeded draw over the split
+                    # 5: alignment tax (lm-eval tasks) and judged answers (a reward model), both optional
 
 _F64, _I64, _STR, _BOOL = pa.float64(), pa.int64(), pa.string(), pa.bool_()
 
@@ -42,6 +43,8 @@ FIELDS: list[tuple[str, pa.DataType, str]] = [
     ("model", _STR, "base model: checkpoint path / hub id, or the embedded model's name"),
     ("model_weights", _STR, "'pretrained' or 'random-init' (random-init quality numbers mean nothing)"),
     ("dataset", _STR, "dataset config name"),
+    ("cost_only", _BOOL, "true when only the cost figures count and every quality figure means nothing: "
+                         "synthetic cost data (data=cost) or random-init weights"),
     ("dataset_fingerprint", _STR, "hash of the canonical train/val/test rows"),
     ("status", _STR, "ok | failed | diverged"),
     ("error", _STR, "error message for failed/diverged runs, else null"),
@@ -121,6 +124,15 @@ FIELDS: list[tuple[str, pa.DataType, str]] = [
     ("base_test_pair_scores", pa.list_(_F64), "the base model's test_pair_scores (same pairs)"),
     ("base_test_pair_scores_norm", pa.list_(_F64), "the base model's test_pair_scores_norm (same pairs)"),
     ("controls_json", _STR, "JSON {control: [score per test pair]} of the trivial controls (harness.controls: longer, shorter, more_arabic, fewer_latin, bag_of_words fit on train), same pairs and scoring"),
+    # optional: alignment tax (harness.lmeval) and judged answers (harness.judge)
+    ("lm_eval_json", _STR, "JSON {task: {metric, score, stderr, n, base_score, base_stderr, item_ids, item_scores, "
+                           "base_item_scores}} from lm-evaluation-harness, policy and base on the same items; null when off"),
+    ("lm_eval_seconds", _F64, "wall time of the policy's lm-evaluation-harness run (the base's is cached)"),
+    ("judge_model", _STR, "the eval.judge reward model directory; null when off"),
+    ("judge_prompt_ids", pa.list_(_STR), "id of each judged held-out prompt, in the order of the reward lists"),
+    ("judge_rewards", pa.list_(_F64), "per judged prompt: the reward of the policy's greedy answer"),
+    ("base_judge_rewards", pa.list_(_F64), "per judged prompt: the reward of the base's greedy answer"),
+    ("judge_seconds", _F64, "wall time of generating and judging the policy's answers (the base's are cached)"),
     # sanity
     ("flags", pa.list_(_STR), "implausible-number warnings (see harness.measure.sanity_flags)"),
 ]

@@ -32,6 +32,7 @@ def main(cfg: DictConfig) -> str | None:
         canonical = datalib.load(job.data_cfg)
         train_rows = datalib.view(canonical, method.view)
         base_dir = models.resolve_base(job.model_cfg, canonical, job.cache_dir)
+        job.check_optional_eval()                           # lm-eval tasks load, the judge is a reward model
     except (methods.ConfigError, DataError) as exc:
         return job.reject(exc)                              # one paragraph, nothing trained or written
     try:
@@ -55,6 +56,7 @@ def main(cfg: DictConfig) -> str | None:
         policy, base, tokenizer = models.eval_models(trainer, base_dir, job.device)
         job.row |= evaluate.evaluate(policy, base, tokenizer, canonical.splits, job.eval_cfg, job.device,
                                      job.base_quality(base, tokenizer, canonical, base_dir))
+        job.row |= job.optional_eval(policy, base, tokenizer, canonical, base_dir)  # alignment tax, judge
         prompts = [r["prompt"] for r in canonical.splits["test"]]
         job.row |= measure.inference_benchmark(policy, tokenizer, prompts, job.infer_cfg, job.device)
         return job.finish("ok")

@@ -150,7 +150,7 @@ def test_intervals_flags_and_random_init(tmp_path):
     md = render(write(tmp_path / "runs", rows), tmp_path / "out")
     results = section(md, "Training Results")
     assert "0.51 [" in results and "few_steps (s1)" in results
-    assert "Random-init weights" in md and " †" in section(md, "Complete Performance Comparison")
+    assert "Cost only (random-init weights" in md and " †" in section(md, "Complete Performance Comparison")
 
 
 def test_rank_by_override_and_bad_key(tmp_path, capsys):

@@ -89,7 +89,14 @@ def load_embedded(cfg: dict) -> Canonical:
     return Canonical(cfg["name"], "pairwise", splits)
 
 
-LOADERS: dict[str, Callable[[dict], Canonical]] = {"embedded": load_embedded}
+def load_cost(cfg: dict) -> Canonical:
+    """Synthetic Arabic-script pairs with realistic lengths, for cost-only runs (harness.data.cost)."""
+    from harness.data import cost
+
+    return cost.load(cfg)
+
+
+LOADERS: dict[str, Callable[[dict], Canonical]] = {"embedded": load_embedded, "cost": load_cost}
 
 
 def load(cfg: dict) -> Canonical:

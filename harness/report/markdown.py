@@ -12,7 +12,7 @@ from pathlib import Path
 import pandas as pd
 
 from harness import intervals
-from harness.report import cards, plots, quality, tables
+from harness.report import cards, optional, plots, quality, tables
 from harness.report.summary import Summary
 
 CARD_FOOTNOTE = (
@@ -48,8 +48,9 @@ def _header(s: Summary) -> list[str]:
         lines.append("- **One seed per method: no intervals are shown and no difference can be called "
                      "significant.**")
     if s.random_init:
-        lines.append("- **† Random-init weights: quality numbers (accuracy, exact match, margins, gains, KL "
-                     "and the quality-per-compute ranking) mean nothing for those rows; cost figures hold.**")
+        lines.append("- **† Cost only (random-init weights or synthetic cost data, `cost_only` in the row): quality "
+                     "numbers (accuracy, exact match, margins, gains, KL and the quality-per-compute ranking) mean "
+                     "nothing for those rows; cost figures hold.**")
     return lines
 
 
@@ -112,6 +113,7 @@ def render_markdown(s: Summary, plot_paths: dict[str, Path], out_dir: Path) -> s
     lines = _header(s) + [""]
     if s.methods:
         lines += quality.section(s)
+        lines += optional.tax_section(s) + optional.judge_section(s)   # when the rows carry them
         lines += _tables(s)
         lines += ["## Plots", ""]
         lines += [f"### {name}\n\n![{name}]({p.relative_to(out_dir).as_posix()})\n" for name, p in plot_paths.items()]

@@ -26,6 +26,12 @@ ALIASES = {"card": "card_efficiency", "quality-per-compute": "quality_per_comput
            "quality-per-second": "quality_per_second"}
 
 
+def cost_only(runs: pd.DataFrame) -> pd.Series:
+    """Per row: only its cost figures count (the row's cost_only, or random-init weights in rows before it)."""
+    flag = runs["cost_only"].fillna(False).astype(bool) if "cost_only" in runs else False
+    return (runs["model_weights"] == "random-init") | flag
+
+
 @dataclass
 class Summary:
     """Everything one sweep's report shows, computed once."""
@@ -50,7 +56,11 @@ class Summary:
 
     @property
     def random_init(self) -> bool:
-        return bool((self.runs["model_weights"] == "random-init").any()) if len(self.runs) else False
+        """Any cost-only row: random-init weights or synthetic cost data (data=cost)."""
+        return bool(cost_only(self.runs).any()) if len(self.runs) else False
+
+    def cost_only_method(self, method: str) -> bool:
+        return bool(cost_only(self.runs[self.runs["method"] == method]).any())
 
     def order_by(self, metric: str) -> list[str]:
         """Methods by shared rank under metric, then by mean (better first), then by name."""

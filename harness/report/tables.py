@@ -64,13 +64,9 @@ def cell_diff(mean: float, lo: float, hi: float) -> str:
 def metric_cell(s: Summary, metric: str, method: str) -> str:
     text = cell(s.est[metric][method])
     # random-init rows: the quality numbers exist but measure nothing
-    if metrics.is_quality(metric) and _random_init(s, method):
+    if metrics.is_quality(metric) and s.cost_only_method(method):  # cost-only rows: quality measures nothing
         text += " †"
     return text
-
-
-def _random_init(s: Summary, method: str) -> bool:
-    return bool((s.runs.loc[s.runs["method"] == method, "model_weights"] == "random-init").any())
 
 
 def flag_text(s: Summary, method: str) -> str:
