@@ -140,6 +140,8 @@ FIELDS: list[tuple[str, pa.DataType, str]] = [
 SCHEMA = pa.schema([pa.field(n, t, metadata={"doc": d}) for n, t, d in FIELDS],
                    metadata={"schema_version": str(SCHEMA_VERSION)})
 COLUMNS = [n for n, _, _ in FIELDS]
+# Filled only when eval.lm_eval / eval.judge are on (harness.lmeval, harness.judge); null otherwise.
+OPTIONAL = tuple(c for c in COLUMNS if c.removeprefix("base_").startswith(("lm_eval", "judge")))
 
 
 def write_row(row: dict[str, Any], directory: Path) -> Path:

@@ -16,7 +16,7 @@ from harness import data as datalib
 from harness.data.errors import DataError
 from harness.data.mc_task import items
 from harness.results import load_runs
-from tests.conftest import SHRINK, compose_cfg, run_cli
+from conftest import SHRINK, compose_cfg, run_cli
 
 LM = {"tasks": ["apb_arabic_mc"], "metric": "acc", "limit": None, "num_fewshot": None, "batch_size": 16,
       "include_path": []}

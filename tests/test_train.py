@@ -76,8 +76,9 @@ def test_single_job_writes_a_complete_plausible_row(cache_dir, runs_dir):
     assert len(df) == 1
     row = df.iloc[0]
     assert row.status == "ok" and row.method == "dpo" and row.sweep == "adhoc"
-    must_fill = [c for c in results.COLUMNS if c not in {"error", "beta", "git_commit"}
+    must_fill = [c for c in results.COLUMNS if c not in {"error", "beta", "git_commit", *results.OPTIONAL}
                  and not c.startswith("exact_match") and "exact_match" not in c]
+    assert all(row[c] is None or pd.isna(row[c]) for c in results.OPTIONAL if not isinstance(row[c], list))
     missing = [c for c in must_fill if row[c] is None or (not isinstance(row[c], (list, str)) and
                                                            hasattr(row[c], "__len__") is False and pd.isna(row[c]))]
     assert not missing, f"unfilled columns: {missing}"

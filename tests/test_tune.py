@@ -11,6 +11,7 @@ import json
 import shutil
 from pathlib import Path
 
+import pyarrow as pa
 import pytest
 
 from conftest import compose_cfg, run_cli
@@ -88,6 +89,9 @@ def test_selection_refuses_test_columns(tmp_path):
     assert not [c for c in tune.selection_view(df).columns if c in tune.QUALITY or c.startswith(("base_", "pref_", "exact_"))]
 
 
+LISTS = {f.name for f in results.SCHEMA if pa.types.is_list(f.type)}
+
+
 def test_selection_ignores_the_test_split(tmp_path):
     """Corrupt every test-split column of a copy of the runs directory: the selections do not change."""
     write_search(tmp_path / "a")
@@ -95,9 +99,9 @@ def test_selection_ignores_the_test_split(tmp_path):
     test_cols = [c for c in results.COLUMNS if c in tune.QUALITY or c.startswith("base_") or c.endswith("_gain")]
     for i, f in enumerate(results.run_files(tmp_path / "b")):
         row = results.read_row(f)
-        row |= {c: (float("nan") if i % 2 else 1e9 * (-1) ** i) for c in test_cols
-                if c not in ("base_test_pair_scores", "base_test_pair_scores_norm")}  # lists: below
-        row |= {c: [float(i % 2)] * 4 for c in ("test_pair_scores", "base_test_pair_scores")}
+        row |= {c: (float("nan") if i % 2 else 1e9 * (-1) ** i) for c in test_cols if c not in LISTS}  # lists: below
+        row |= {c: [float(i % 2)] * 4 for c in ("test_pair_scores", "base_test_pair_scores", "judge_rewards",
+                                                "base_judge_rewards")}
         results.write_row(row, f.parent)
     for by in ("val_pref_accuracy", "val_exact_match"):
         assert tune.selections(tmp_path / "a", by) == tune.selections(tmp_path / "b", by)
