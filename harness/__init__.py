@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import sys
 from pathlib import Path
+from typing import Any
 
 ROOT = Path(__file__).resolve().parents[1]
 CONF_DIR = ROOT / "conf"
@@ -20,3 +21,13 @@ def require_checkout() -> None:
               "run `python -m harness.train ...` with that checkout's package; a non-editable `pip install .` "
               "copies the package without conf/.", file=sys.stderr)
         raise SystemExit(2)
+
+
+def compose_config(overrides: list[str] | tuple[str, ...] = ()) -> dict[str, Any]:
+    """The resolved harness config as a plain dict, as `python -m harness.train <overrides>` would compose it:
+    for command-line tools that need the data, model or eval settings outside a Hydra job."""
+    from hydra import compose, initialize_config_dir
+    from omegaconf import OmegaConf
+
+    with initialize_config_dir(config_dir=str(CONF_DIR), version_base="1.3"):
+        return OmegaConf.to_container(compose("config", overrides=list(overrides)), resolve=True)  # type: ignore[return-value]

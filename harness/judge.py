@@ -190,17 +190,15 @@ def train(overrides: list[str], out: Path, epochs: float = 2.0, learning_rate: f
     import tempfile
 
     from datasets import Dataset
-    from hydra import compose, initialize_config_dir
     from transformers import AutoModelForSequenceClassification, AutoTokenizer
     from trl import RewardConfig, RewardTrainer
 
-    from harness import CONF_DIR, models
+    from harness import compose_config, models
     from harness import data as datalib
     from harness.batching import with_buckets
     from harness.job import pick_device
 
-    with initialize_config_dir(config_dir=str(CONF_DIR), version_base="1.3"):
-        cfg = datalib.as_dict(compose("config", overrides=overrides))
+    cfg = compose_config(overrides)
     canonical = datalib.load(cfg["data"])
     base_dir = models.resolve_base(cfg["model"], canonical, Path(cfg["paths"]["cache_dir"]))
     tokenizer = AutoTokenizer.from_pretrained(base_dir)
@@ -253,13 +251,10 @@ def main(argv: list[str] | None = None) -> int:
         print(f"reward model -> {args.out}: {card['train_pairs']} pairs, {card['train_seconds']:.1f}s, loss "
               f"{card['loss_first']:.3f} -> {card['loss_last']:.3f}, val pair accuracy {card['val_pair_accuracy']:.3f}")
         return 0
-    from hydra import compose, initialize_config_dir
-
-    from harness import CONF_DIR
+    from harness import compose_config
     from harness import data as datalib
 
-    with initialize_config_dir(config_dir=str(CONF_DIR), version_base="1.3"):
-        cfg = datalib.as_dict(compose("config", overrides=args.overrides))
+    cfg = compose_config(args.overrides)
     rows = datalib.load(cfg["data"]).splits[args.split]
     print(f"{args.reward_model}: {args.split} pair accuracy {pair_accuracy(args.reward_model, rows):.3f} ({len(rows)} pairs)")
     return 0

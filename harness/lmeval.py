@@ -205,15 +205,11 @@ def main(argv: list[str] | None = None) -> int:
 
 
 def _embedded_base() -> str:
-    from hydra import compose, initialize_config_dir
-
-    from harness import CONF_DIR, models
+    from harness import compose_config, models
     from harness import data as datalib
 
-    with initialize_config_dir(config_dir=str(CONF_DIR), version_base="1.3"):
-        cfg = compose("config")
-    canonical = datalib.load(datalib.as_dict(cfg.data))
-    return models.resolve_base(datalib.as_dict(cfg.model), canonical, Path(cfg.paths.cache_dir))
+    cfg = compose_config()
+    return models.resolve_base(cfg["model"], datalib.load(cfg["data"]), Path(cfg["paths"]["cache_dir"]))
 
 
 if __name__ == "__main__":
