@@ -7,19 +7,31 @@ export HF_DATASETS_OFFLINE := 1
 export HF_HUB_DISABLE_TELEMETRY := 1
 export TOKENIZERS_PARALLELISM := false
 
-.PHONY: help venv sweep report test test-fast bench bench-gpu tune baseline regress golden mutants clean
+.PHONY: help venv lock sweep report test test-fast bench bench-gpu tune baseline regress golden mutants clean
 
 help:  ## list targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-10s %s\n", $$1, $$2}'
 
-$(VENV)/.installed: pyproject.toml
+# The CPU environment is installed from requirements.lock (every package at one version: the versions the
+# baseline and the golden trajectories were made with). uv when it is on PATH, pip otherwise; both find the
+# CPU torch wheel in TORCH_WHEELS (a PyPI torch for Linux is the multi-GB CUDA build).
+TORCH_WHEELS ?= /opt/wheels
+LOCK := requirements.lock
+UV := $(shell command -v uv 2>/dev/null || (python3 -m uv --version >/dev/null 2>&1 && echo python3 -m uv))
+
+$(VENV)/.installed: pyproject.toml $(LOCK)
+ifneq ($(UV),)
+	$(UV) venv -q --allow-existing --python python3 $(VENV)
+	VIRTUAL_ENV=$(VENV) $(UV) pip sync -q --find-links $(TORCH_WHEELS) $(LOCK)
+	VIRTUAL_ENV=$(VENV) $(UV) pip install -q --no-deps -e .
+else
 	python3 -m venv $(VENV)
-	$(PY) -m pip install -q --upgrade pip
-	$(PY) -m pip install -q torch==2.13.0  # the CPU wheel on disk; pyproject allows >=2.6,<2.14
-	$(PY) -m pip install -q -e '.[dev]'
+	$(PY) -m pip install -q --find-links $(TORCH_WHEELS) -r $(LOCK)
+	$(PY) -m pip install -q --no-deps -e .
+endif
 	touch $@
 
-venv: $(VENV)/.installed  ## create the virtual environment (pip, from pyproject.toml)
+venv: $(VENV)/.installed  ## create the virtual environment from requirements.lock (uv, or pip without uv)
 
 sweep: venv  ## the default sweep (5 methods x 8 seeds, CPU, ~15 min), then the report
 	$(PY) -m harness.train -m sweep=default
@@ -56,8 +68,17 @@ bench-gpu: venv  ## on a GPU: each card method at Qwen3-1.7B scale (random-init,
 	$(PY) -m bench.gpu $(BENCH_GPU_ARGS)
 
 TUNE_ARGS ?=
-tune: venv  ## fair ranking: each method's grid on validation (1 seed), best config x 5 seeds, reports/tune/
-	$(PY) -m harness.tune run runs $(TUNE_ARGS)
+tune: venv  ## each card method's validation search (conf/search.yaml) -> conf/tuned/<method>.yaml, reports/tune/
+	$(PY) -m harness.tune run $(TUNE_ARGS)
+	$(PY) -m harness.tune report
+
+# Deliberate upgrades only: a new lock moves every measured number's library set, so refresh the baseline
+# (make baseline) and the golden trajectories (make golden) in the same reviewed change. LOCK_ARGS, e.g.
+# --upgrade-package pandas, or --upgrade for everything; without them every pin already in the lock is kept.
+LOCK_ARGS ?=
+lock:  ## re-resolve requirements.lock from pyproject.toml and lock-constraints.txt (uv); then make baseline golden
+	$(UV) pip compile -q pyproject.toml --extra dev --find-links $(TORCH_WHEELS) --constraint lock-constraints.txt \
+	  --python-version 3.11 --python-platform x86_64-manylinux_2_28 --output-file $(LOCK) $(LOCK_ARGS)
 
 clean:  ## remove runs, caches and the venv
 	rm -rf runs/*/ .cache $(VENV)

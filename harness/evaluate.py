@@ -18,7 +18,7 @@ import torch
 from harness import controls
 from harness import metrics as metrics_table
 from harness.data.arabic import answer_matches, closer_to_chosen
-from harness.data.encoding import encode, left_padded, prompt_ids
+from harness.data.encoding import encode_many, left_padded, prompt_ids
 from harness.store import fingerprint, write_text
 
 
@@ -30,7 +30,7 @@ def completion_logps(model, tokenizer, items: list[tuple[Any, Any]], max_length:
     formed in length order (less padding; the masked result does not depend on the batch)."""
     model.eval()
     out: list[tuple[float, int]] = [(0.0, 0)] * len(items)
-    encoded = [encode(tokenizer, p, c, max_length) for p, c in items]
+    encoded = encode_many(tokenizer, items, max_length)
     order = sorted(range(len(encoded)), key=lambda k: len(encoded[k][0]) + len(encoded[k][1]))
     for i in range(0, len(order), batch_size):
         index = order[i : i + batch_size]
@@ -154,6 +154,11 @@ def pair_columns(rows: list[dict], policy: dict, base: dict) -> dict[str, Any]:
             "base_test_pair_scores_norm": base.get("_pair_scores_norm")}
 
 
+# Base results this process has read or computed, by cache file: every job of a sweep on one base needs the same one
+# (read-only: evaluate() only reads it).
+_BASE_RESULTS: dict[str, dict] = {}
+
+
 def base_quality(base, tokenizer, splits: dict[str, list[dict]], cfg: dict, device: str, cache: Path,
                  base_key: str) -> dict[str, Any]:
     """The base model's metrics and per-completion log-probs for val and test, and the trivial controls'
@@ -162,15 +167,17 @@ def base_quality(base, tokenizer, splits: dict[str, list[dict]], cfg: dict, devi
     key = fingerprint({"base": base_key, "eval": pair_cfg(cfg), "val": splits["val"], "test": splits["test"],
                        "train": fingerprint(splits["train"]), "format": 3})
     path = Path(cache) / f"base-quality-{key}.json"
+    if str(path) in _BASE_RESULTS:
+        return _BASE_RESULTS[str(path)]
     if path.exists():
-        return json.loads(path.read_text())
+        return _BASE_RESULTS.setdefault(str(path), json.loads(path.read_text()))
     result = {}
     for split in ("val", "test"):
         metrics, lp = score_split(base, tokenizer, splits[split], cfg, device, None)
         result[split] = {"metrics": metrics, "logps": lp}
     result["controls"] = controls.score_controls(splits["train"], splits["test"])
     write_text(path, json.dumps(result))
-    return result
+    return _BASE_RESULTS.setdefault(str(path), json.loads(json.dumps(result)))  # as a later job reads it from disk
 
 
 def pair_cfg(cfg: dict) -> dict:
@@ -191,6 +198,8 @@ def evaluate(model, base, tokenizer, splits: dict[str, list[dict]], cfg: dict, d
             row["eval_em_questions"] = metrics["_em_questions"]
             row |= pair_columns(splits[split], metrics, base_result[split]["metrics"])
             row["controls_json"] = json.dumps(base_result.get("controls") or {}, sort_keys=True)
+        else:
+            row["val_pair_scores"] = metrics.get("_pair_scores")
         row |= {prefix + k: v for k, v in metrics.items() if not k.startswith("_")}
     base_test = base_result["test"]["metrics"]
     row |= {"base_" + k: base_test.get(k) for k in metrics_table.BASE_SCORED if k in metrics_table.PAIR_SCORED}

@@ -19,6 +19,7 @@ from typing import Any
 
 import torch
 from omegaconf import DictConfig, OmegaConf
+from omegaconf.errors import MissingMandatoryValue
 
 from harness import measure, methods, results
 
@@ -40,7 +41,13 @@ class Job:
     # --------------------------------------------------------------------------------------- start
     @classmethod
     def start(cls, cfg: DictConfig) -> "Job":
-        plain = OmegaConf.to_container(cfg, resolve=True)
+        try:
+            plain = OmegaConf.to_container(cfg, resolve=True)
+        except MissingMandatoryValue as exc:
+            method = OmegaConf.select(cfg, "method.name", default="?")
+            reject(f"{exc.full_key} has no value. It is measured, not typed: conf/tuned/{method}.yaml holds the "
+                   f"validation search's selection for method={method} and is missing. Run the search (`make tune`, or "
+                   f"`python -m harness.tune run --methods {method}`), or set {exc.full_key}=<value> yourself.")
         run_id = run_id_of(plain)
         device, dtype = pick_device(plain["hardware"])
         job = cls(plain, run_id, Path(plain["paths"]["runs_dir"]) / plain["sweep_name"], device, dtype)
@@ -115,16 +122,7 @@ class Job:
                                                        else {}), sort_keys=True)
 
     def reject(self, exc: Exception) -> str:
-        """Bad input: one paragraph, no traceback, nothing written. A single run exits 2; in a multirun
-        the job raises an Exception (not SystemExit) so Hydra records it and the next job runs."""
-        message = f"error: {exc}"
-        print(message, file=sys.stderr, flush=True)
-        from hydra.core.hydra_config import HydraConfig
-        from hydra.types import RunMode
-
-        if HydraConfig.initialized() and HydraConfig.get().mode == RunMode.MULTIRUN:
-            raise InputError(str(exc)) from None
-        raise SystemExit(2)
+        return reject(str(exc))
 
     # ----------------------------------------------------------------------------------- measuring
     def base_quality(self, base, tokenizer, canonical, base_dir) -> dict:
@@ -175,6 +173,18 @@ class Job:
               f"-> {self.out_dir / (self.run_id + '.parquet')}" + (f"\n  {error.splitlines()[0]}" if error else ""),
               flush=True)
         return status
+
+
+def reject(message: str) -> str:
+    """Bad input: one paragraph, no traceback, nothing written. A single run exits 2; in a multirun the job
+    raises an Exception (not SystemExit) so Hydra records it and the next job runs."""
+    print(f"error: {message}", file=sys.stderr, flush=True)
+    from hydra.core.hydra_config import HydraConfig
+    from hydra.types import RunMode
+
+    if HydraConfig.initialized() and HydraConfig.get().mode == RunMode.MULTIRUN:
+        raise InputError(message) from None
+    raise SystemExit(2)
 
 
 def quiet_progress_bars() -> None:

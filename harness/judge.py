@@ -211,7 +211,7 @@ def train(overrides: list[str], out: Path, epochs: float = 2.0, learning_rate: f
                             num_train_epochs=epochs, lr_scheduler_type="linear", warmup_steps=0.1, seed=cfg["seed"],
                             logging_steps=10, save_strategy="no", report_to=[], max_length=cfg["eval"]["max_length"],
                             use_cpu=device == "cpu", bf16=dtype == "bfloat16", fp16=dtype == "float16",
-                            gradient_checkpointing=bool(cfg["model"].get("gradient_checkpointing")),
+                            activation_checkpointing=bool(cfg["model"].get("gradient_checkpointing")),
                             dataloader_num_workers=0)
         bucket = (cfg.get("batching") or {}).get("length_bucket")
         trainer = (with_buckets(RewardTrainer) if bucket else RewardTrainer)(

@@ -25,7 +25,7 @@ from typing import Any
 import torch
 from transformers import TrainerCallback
 
-from harness.data.encoding import encode, left_padded, prompt_ids
+from harness.data.encoding import encode_many, left_padded, prompt_ids
 from harness.methods import Method
 from harness.store import write_text
 
@@ -142,12 +142,8 @@ def step_stats(step_times: list[float], warmup_steps: int) -> dict[str, Any]:
 def sequence_tokens(rows: list[dict], view: str, tokenizer: Any, max_length: int | None) -> int:
     """Non-padding tokens the policy processes in one epoch over a view (chosen + rejected for pairs)."""
     keys = ("chosen", "rejected") if view == "pairwise" else ("completion",)
-    total = 0
-    for row in rows:
-        for key in keys:
-            p, c = encode(tokenizer, row["prompt"], row[key], max_length)
-            total += len(p) + len(c)
-    return total
+    items = [(row["prompt"], row[key]) for row in rows for key in keys]
+    return sum(len(p) + len(c) for p, c in encode_many(tokenizer, items, max_length))
 
 
 def non_embedding_params(model: torch.nn.Module) -> tuple[int, int]:

@@ -100,7 +100,8 @@ register("cpo_ipo", Method(*_CPO, ref_forwards=0, family=FREE,
                            paper="Xu et al. 2024, arXiv:2401.08417 + IPO loss, arXiv:2310.12036"))
 register("alphapo", Method(*_CPO, ref_forwards=0, family=FREE, paper="Gupta et al. 2025 (AlphaPO), arXiv:2501.03884"))
 
-HARNESS_KEYS = {"name"}  # keys of the method node that are ours, not TRL arguments
+HARNESS_KEYS = {"name", "tuning"}  # keys of the method node that are ours, not TRL arguments (tuning: the
+                                   # search evidence conf/tuned/<method>.yaml adds; harness.tune)
 
 
 class ConfigError(ValueError):
@@ -155,7 +156,8 @@ def job_kwargs(cfg: dict[str, Any], output_dir: str, device: str, dtype: str) ->
     kwargs |= {
         "output_dir": output_dir, "seed": cfg["seed"], "data_seed": cfg["seed"],
         "bf16": dtype == "bfloat16", "fp16": dtype == "float16", "use_cpu": device == "cpu",
-        "gradient_checkpointing": bool(cfg["model"].get("gradient_checkpointing")),
+        # transformers >= 5.2 names it activation_checkpointing (the old name is a deprecated alias that warns)
+        "activation_checkpointing": bool(cfg["model"].get("gradient_checkpointing")),
         "model_init_kwargs": {"dtype": dtype, **({"attn_implementation": hardware["attn_implementation"]}
                                                  if hardware.get("attn_implementation") else {})},
     }
@@ -193,6 +195,9 @@ def build_trainer(method: Method, kwargs: dict[str, Any], base_dir: str, rows: l
         trainer_class = refcache.with_ref_cache(trainer_class)
         root = cache_dir or os.environ.get("APB_CACHE_DIR", ".cache")  # conf/config.yaml's paths.cache_dir
         extra |= {"ref_cache_dir": Path(root) / "refcache", "base_key": models.base_key(base_dir)}
+    from harness import prepcache
+
+    trainer_class = prepcache.with_prep_cache(trainer_class)  # the tokenized rows of an earlier job of this process
     if length_bucket:
         from harness import batching
 

@@ -27,7 +27,7 @@ from typing import Any
 import pandas as pd
 from omegaconf import OmegaConf
 
-from harness import CONF_DIR, checks, metrics, require_checkout
+from harness import CONF_DIR, checks, environment, metrics, require_checkout
 from harness.results import load_runs
 from harness.stats import mean_ci, paired_difference, shared_ranks
 from harness.store import config_hash, config_identity
@@ -145,7 +145,8 @@ def _one(series: pd.Series) -> Any:
 
 def build_baseline(df: pd.DataFrame, cfg: dict, runs_dir: Path) -> dict[str, Any]:
     return {"format": BASELINE_FORMAT, "created_at": datetime.now(timezone.utc).isoformat(timespec="seconds"),
-            "runs_dir": str(runs_dir), **provenance(df), "regress_config": cfg, "metrics": summarize(df, cfg),
+            "runs_dir": str(runs_dir), **provenance(df), "environment": environment.snapshot(),
+            "regress_config": cfg, "metrics": summarize(df, cfg),
             "per_method": checks.summarize(df, cfg)}
 
 
@@ -303,6 +304,20 @@ def version_notes(base: dict, df: pd.DataFrame) -> list[str]:
     return notes
 
 
+def environment_lines(base: dict) -> list[str]:
+    """Every library installed at another version than the baseline was made with, and a changed lock: a
+    reordering next to such a line may be the library's doing, not the code's."""
+    was = base.get("environment")
+    if not was:
+        return ["note: the baseline predates recorded environments (requirements.lock); refresh it with `make baseline`"]
+    now = environment.snapshot()
+    lines = [f"environment: {d} (baseline -> now)" for d in environment.differences(was, now)]
+    if was.get("lock_sha256") != now["lock_sha256"]:
+        lines.append(f"environment: requirements.lock {was.get('lock_sha256')} -> {now['lock_sha256']}: refresh the "
+                     "baseline and the golden trajectories in the same change (make baseline golden)")
+    return lines or [f"environment: every locked library at the baseline's version (lock {now['lock_sha256']})"]
+
+
 def verdict_line(rows: list[dict]) -> str:
     flips = sum(r["fail"] and r["verdict"] == "FLIP" for r in rows)
     moved = sum(r["fail"] and r["verdict"].startswith("MOVED") for r in rows)
@@ -370,6 +385,8 @@ def run_check(runs_dir: Path, baseline: Path, cfg: dict) -> int:
         print(ranks_line(name, metric))
     for note in version_notes(base, df):
         print(note)
+    for line in environment_lines(base):
+        print(line)
     line = verdict_line(rows)
     print(line)
     return 1 if line.splitlines()[-1].startswith("FAIL") else 0

@@ -19,9 +19,10 @@ import pyarrow.parquet as pq
 from harness import metrics
 from harness.store import atomic_path
 
-SCHEMA_VERSION = 5  # 3: per-pair test scores, the base's and the controls' (two-level intervals, controls);
+SCHEMA_VERSION = 6  # 3: per-pair test scores, the base's and the controls' (two-level intervals, controls);
                     # 4: gen_pref_accuracy; exact-match questions a seeded draw over the split
                     # 5: alignment tax (lm-eval tasks) and judged answers (a reward model), both optional
+                    # 6: val_pair_scores (the validation search's two-level intervals, harness.tune)
 
 _F64, _I64, _STR, _BOOL = pa.float64(), pa.int64(), pa.string(), pa.bool_()
 
@@ -123,6 +124,8 @@ FIELDS: list[tuple[str, pa.DataType, str]] = [
     ("test_pair_scores_norm", pa.list_(_F64), "the same with per-token (length-normalised) log-probs"),
     ("base_test_pair_scores", pa.list_(_F64), "the base model's test_pair_scores (same pairs)"),
     ("base_test_pair_scores_norm", pa.list_(_F64), "the base model's test_pair_scores_norm (same pairs)"),
+    ("val_pair_scores", pa.list_(_F64), "per validation pair, as test_pair_scores: the search's intervals over "
+     "seeds and validation pairs (harness.tune)"),
     ("controls_json", _STR, "JSON {control: [score per test pair]} of the trivial controls (harness.controls: longer, shorter, more_arabic, fewer_latin, bag_of_words fit on train), same pairs and scoring"),
     # optional: alignment tax (harness.lmeval) and judged answers (harness.judge)
     ("lm_eval_json", _STR, "JSON {task: {metric, score, stderr, n, base_score, base_stderr, item_ids, item_scores, "

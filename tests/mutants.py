@@ -39,6 +39,17 @@ class Mutant:
     expect: tuple[str, ...]  # methods the failing verdict must name
 
 
+def tuned_mutant(what: str, method: str, key: str, factor: float, expect: tuple[str, ...]) -> Mutant:
+    """A searched value off by `factor`: the top-level line of conf/tuned/<method>.yaml that every preset composes
+    (the evidence block below it, indented, keeps the selected value)."""
+    path = f"conf/tuned/{method}.yaml"
+    text = (ROOT / path).read_text(encoding="utf-8") if (ROOT / path).exists() else ""
+    found = re.search(rf"^{key}: (\S+)$", text, re.M)
+    value = found[1] if found else "<absent>"
+    new = f"{float(value) * factor:.4g}" if found else value
+    return Mutant(what, path, f"\n{key}: {value}\n", f"\n{key}: {new}\n", expect)
+
+
 MUTANTS = {
     "swap_half_pairs": Mutant(
         "pairwise view swaps chosen and rejected on every other row",
@@ -57,9 +68,8 @@ MUTANTS = {
         " else -out)(_loss(*a, **k))\n"
         "    trainer.remove_callback(PrinterCallback)",
         ("kto",)),
-    "ipo_lr_div10": Mutant("IPO's learning rate 10x too small", "conf/method/ipo.yaml",
-                           "learning_rate: 3.0e-4", "learning_rate: 3.0e-5", ("ipo",)),
-    "dpo_beta_x10": Mutant("DPO's beta 10x too large", "conf/method/dpo.yaml", "beta: 0.1 ", "beta: 1.0 ", ("dpo",)),
+    "ipo_lr_div10": tuned_mutant("IPO's learning rate 10x too small", "ipo", "learning_rate", 0.1, ("ipo",)),
+    "dpo_beta_x10": tuned_mutant("DPO's beta 10x too large", "dpo", "beta", 10.0, ("dpo",)),
     "ipo_is_sigmoid": Mutant("IPO's loss_type typo: runs DPO's sigmoid loss", "conf/method/ipo.yaml",
                              "loss_type: [ipo]", "loss_type: [sigmoid]", ("ipo",)),
     "sft_prompt_loss": Mutant("SFT also trains on the prompt tokens", "conf/method/sft.yaml",

@@ -60,9 +60,16 @@ def test_bad_method_arguments_are_rejected(override, message, tmp_path):
         methods.job_kwargs(cfg, str(tmp_path), "cpu", "float32")
 
 
-def test_sweep_presets_include_the_tuning_grids():
-    """conf/sweep/tune/<method>.yaml are composed by test_every_yaml_in_group_composes, as sweep=tune/<m>."""
-    assert {"tune/dpo", "tune/kto", "tune/confirm"} <= set(group_options("sweep"))
+def test_the_search_preset_keeps_the_default_train_and_val_splits():
+    """sweep=search (every validation-search job) shrinks only the test split and the benchmark: the tuned files'
+    data fingerprint covers train and val, which must be the default's."""
+    from harness import data as datalib
+
+    assert "search" in set(group_options("sweep"))
+    default = datalib.load(datalib.as_dict(compose_cfg([], shrink=False).data))
+    search = datalib.load(datalib.as_dict(compose_cfg(["sweep=search"], shrink=False).data))
+    assert search.fingerprint(("train", "val")) == default.fingerprint(("train", "val"))
+    assert len(search.splits["test"]) < len(default.splits["test"])
 
 
 def test_a_copied_package_without_conf_says_it_runs_from_its_checkout(tmp_path):

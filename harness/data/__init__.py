@@ -10,6 +10,8 @@ the verifiable part, no question template) is in two splits.
 
 from __future__ import annotations
 
+import copy
+
 import hashlib
 import json
 import random
@@ -40,10 +42,11 @@ class Canonical:
     def train(self) -> list[dict]:
         return self.splits["train"]
 
-    def fingerprint(self) -> str:
+    def fingerprint(self, splits: tuple[str, ...] = SPLITS) -> str:
+        """Content hash of the named splits (all three by default; harness.tune's files record train and val)."""
         from harness.store import fingerprint
 
-        return fingerprint(self.splits)
+        return fingerprint(self.splits if splits == SPLITS else {s: self.splits[s] for s in splits})
 
 
 def group_split(key: str, fractions: tuple[float, float, float]) -> str:
@@ -99,8 +102,26 @@ def load_cost(cfg: dict) -> Canonical:
 LOADERS: dict[str, Callable[[dict], Canonical]] = {"embedded": load_embedded, "cost": load_cost}
 
 
+# Canonical datasets this process has loaded from the package (embedded, cost), by their config: every job of a
+# sweep loads the same one. Jobs get a deep copy, so nothing a job does to its rows reaches the next job.
+_LOADED: dict[str, Canonical] = {}
+_MEMO_SOURCES = ("embedded", "cost")  # built from files inside the package and seeded generators only
+
+
 def load(cfg: dict) -> Canonical:
     """Load, split and shrink the dataset a `data` config names."""
+    from harness.store import fingerprint
+
+    key = fingerprint(cfg)
+    if cfg.get("source") in _MEMO_SOURCES and key in _LOADED:
+        return copy.deepcopy(_LOADED[key])
+    canonical = _load(cfg)
+    if cfg.get("source") in _MEMO_SOURCES:
+        _LOADED[key] = copy.deepcopy(canonical)
+    return canonical
+
+
+def _load(cfg: dict) -> Canonical:
     if cfg["source"] not in LOADERS:
         _register_external_loaders()
     canonical = LOADERS[cfg["source"]](cfg)

@@ -72,9 +72,9 @@ def main(argv: list[str] | None = None) -> int:
         print(f"no runs for sweep {ns.sweep!r} under {ns.runs_dir}; sweeps found: {', '.join(sweeps)}",
               file=sys.stderr)
         return 2
-    # the tuning sweeps have their own report (python -m harness.tune report), written to reports/tune/
+    # the validation search has its own report (python -m harness.tune report), written to reports/tune/
     refused = 0
-    for sweep in [ns.sweep] if ns.sweep else [s for s in sweeps if s not in ("tune", "tune_confirm")]:
+    for sweep in [ns.sweep] if ns.sweep else [s for s in sweeps if s != "search"]:
         refused += render_sweep(df[df["sweep"] == sweep], sweep, cfg, Path(ns.out) / sweep)
     return 2 if refused else 0
 

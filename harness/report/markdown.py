@@ -12,7 +12,7 @@ from pathlib import Path
 import pandas as pd
 
 from harness import intervals
-from harness.report import cards, optional, plots, quality, tables
+from harness.report import cards, optional, plots, quality, settings, tables
 from harness.report.summary import Summary
 
 CARD_FOOTNOTE = (
@@ -113,6 +113,7 @@ def render_markdown(s: Summary, plot_paths: dict[str, Path], out_dir: Path) -> s
     lines = _header(s) + [""]
     if s.methods:
         lines += quality.section(s)
+        lines += settings.section(s)
         lines += optional.tax_section(s) + optional.judge_section(s)   # when the rows carry them
         lines += _tables(s)
         lines += ["## Plots", ""]
