@@ -63,6 +63,19 @@ def mismatches() -> list[str]:
     return [f"{n} {v} installed, {pins[n]} locked" for n, v in installed(sorted(pins)).items() if v != pins[n]]
 
 
+def lines(was: dict | None) -> list[str]:
+    """Every library installed at another version than the baseline was made with, and a changed lock: a
+    reordering next to such a line may be the library's doing, not the code's."""
+    if not was:
+        return ["note: the baseline predates recorded environments (requirements.lock); refresh it with `make baseline`"]
+    now = snapshot()
+    lines = [f"environment: {d} (baseline -> now)" for d in differences(was, now)]
+    if was.get("lock_sha256") != now["lock_sha256"]:
+        lines.append(f"environment: requirements.lock {was.get('lock_sha256')} -> {now['lock_sha256']}: refresh the "
+                     "baseline and the golden trajectories in the same change (make baseline golden)")
+    return lines or [f"environment: every locked library at the baseline's version (lock {now['lock_sha256']})"]
+
+
 if __name__ == "__main__":
     print(f"requirements.lock sha256[:16] {lock_hash()}; {len(locked())} packages pinned")
     for line in mismatches():

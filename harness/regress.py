@@ -304,20 +304,6 @@ def version_notes(base: dict, df: pd.DataFrame) -> list[str]:
     return notes
 
 
-def environment_lines(base: dict) -> list[str]:
-    """Every library installed at another version than the baseline was made with, and a changed lock: a
-    reordering next to such a line may be the library's doing, not the code's."""
-    was = base.get("environment")
-    if not was:
-        return ["note: the baseline predates recorded environments (requirements.lock); refresh it with `make baseline`"]
-    now = environment.snapshot()
-    lines = [f"environment: {d} (baseline -> now)" for d in environment.differences(was, now)]
-    if was.get("lock_sha256") != now["lock_sha256"]:
-        lines.append(f"environment: requirements.lock {was.get('lock_sha256')} -> {now['lock_sha256']}: refresh the "
-                     "baseline and the golden trajectories in the same change (make baseline golden)")
-    return lines or [f"environment: every locked library at the baseline's version (lock {now['lock_sha256']})"]
-
-
 def verdict_line(rows: list[dict]) -> str:
     flips = sum(r["fail"] and r["verdict"] == "FLIP" for r in rows)
     moved = sum(r["fail"] and r["verdict"].startswith("MOVED") for r in rows)
@@ -385,7 +371,7 @@ def run_check(runs_dir: Path, baseline: Path, cfg: dict) -> int:
         print(ranks_line(name, metric))
     for note in version_notes(base, df):
         print(note)
-    for line in environment_lines(base):
+    for line in environment.lines(base.get("environment")):
         print(line)
     line = verdict_line(rows)
     print(line)
